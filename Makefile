@@ -80,6 +80,25 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	./tests/bench.sh ./$(BIN)
 
+# libFuzzer targets for the table reader and the scenario loader (clang; not part of the
+# normal build). Seeds come from tests/data; FUZZ_TIME is seconds per target.
+FUZZ_TIME  ?= 60
+FUZZ_SRC   := sim/table.c sim/scenario.c sim/codes.c sim/status.c sim/xalloc.c
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+              -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SRC) $(wildcard include/*.h)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC) -lcsv -linih -lm
+
+fuzz:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(DEB_PKGS) $(FUZZ_PKGS)"
+	@$(MAKE) --no-print-directory build-fuzz/fuzz_table build-fuzz/fuzz_scenario
+	tests/fuzz/make_corpus.sh build-fuzz/seeds
+	mkdir -p build-fuzz/corpus/table build-fuzz/corpus/scenario
+	./build-fuzz/fuzz_table -max_total_time=$(FUZZ_TIME) build-fuzz/corpus/table build-fuzz/seeds/table
+	./build-fuzz/fuzz_scenario -max_total_time=$(FUZZ_TIME) build-fuzz/corpus/scenario build-fuzz/seeds/scenario
+
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/$(BIN)
@@ -87,5 +106,5 @@ install: $(BIN)
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz $(BIN)
 
-.PHONY: all deps run test asan bench install clean
+.PHONY: all deps run test asan bench fuzz install clean
 -include $(OBJ:.o=.d) $(TESTOBJ:.o=.d)

@@ -14,8 +14,48 @@
  *                 drawn once per replication from Normal(growth, growth_se);
  *                 every cell shares one Gamma(mean 1, variance overdispersion) shock a year;
  *   5. transfers: after ageing, each plan aged a gains Poisson(transfer[a] * X) joiners when
- *                 transfer[a] > 0, or loses Binomial(X, -transfer[a]) when it is < 0.
- * The caller owns a fit (a plain struct; nothing inside is heap-allocated). */
+ *                 transfer[a] > 0, or loses Binomial(X, -transfer[a]) when it is < 0, where X
+ *                 is the survivors now aged a (not counting this year's joiners).
+ * The caller owns a fit (a plain struct; nothing inside is heap-allocated).
+ *
+ * How history.csv is read (every rate is on census ages, the age on 31 August before the
+ * January census; bands are split into single ages narrowest row first, in proportion to the
+ * best profile at hand, so that every published figure is kept):
+ * - Flows of calendar year C happen between the January C and January C + 1 censuses. DfE
+ *   gives new plans by the age when the plan started and ceased plans by the age on the date
+ *   ceased. A plan started at age x is counted at census age x in January C + 1 (31 August C
+ *   is on average two months after the start: about 72% keep age x). A plan that ceased at age
+ *   x had census age x - 1 in January C (about 72%; the date ceased is on average ten months
+ *   after 31 August C - 1); an open top band (20-25) keeps 25, whose plans all end.
+ * - joiners: the latest calendar year of new plans (normally base_year - 1), bands split by
+ *   the latest single-age new plans, else by the base-year caseload's age profile; carried to
+ *   base_year - 1 by exp(g * years) when older, and by the population change when per_capita.
+ * - pi: the base-year caseload's need mix at each age, pooled over neighbouring ages until it
+ *   rests on 50 plans (history.csv has no need detail).
+ * - cease: (1) the latest ceased figures by age over the caseload of that January (split by
+ *   the base-year profile where only bands or a total are published), one rate per published
+ *   row, thin ages pooled with neighbours up to 30 plans; inside a band, rates follow the age
+ *   pattern of cohort change where caseloads have single ages (else flat); else (2) a 0-25
+ *   ceased total, spread by the age pattern of cohort change; else (3) cohort change alone:
+ *   caseload(a + 1, C + 1) - joiners(a + 1) survive from caseload(a, C).
+ * - transfer: the residual of the latest caseload pair (C, C + 1) with new plans in C, after
+ *   joiners and fitted leavers, per surviving plan, on the caseload rows published for C
+ *   merged up to DfE's bands (0-4, 5-10, 11-15, 16-19, 20-25 in January C; the total when
+ *   only that is published) and to at least 30 survivors; so the deterministic model
+ *   reproduces January C + 1 on those groups, shifted a year older (ages 0-5, 6-11, ...).
+ * - growth: gsl_multifit_wlinear of log(new plans [/ population 0-25]) on year, weights =
+ *   counts (the Poisson variance of a log count), over the new-plan totals of the
+ *   trend_window calendar years ending at the latest; years whose rows do not cover 0-25, or
+ *   with no new plans, are left out, and so (with 4 or more years) is a year more than 2.5
+ *   times off a robust Theil-Sen line (a misreported figure; named in sources). growth_se is
+ *   the slope's se from the fit covariance, inflated by the residual dispersion
+ *   chisq / (n - 2) when that exceeds 1 (quasi-Poisson).
+ * - overdispersion (when [demand] overdispersion is auto): Var(N) = mu + v mu^2 under the
+ *   Gamma shock, so v = sum(((N - mu) / mu)^2) / (n - 2) - mean(1 / mu) around the fitted
+ *   trend, at least 0; plus the yearly scatter of the net exit rate
+ *   e = (K(t) + N(t) - K(t + 1)) / K(t) over the window in units of a year's new plans,
+ *   sum(((e - mean e) K / N)^2) / (n - 1) (3 years or more), since the joiners' shock is the
+ *   engine's only yearly noise and exits vary as much. */
 #ifndef SENDSIM_FIT_H
 #define SENDSIM_FIT_H
 
@@ -38,13 +78,20 @@ typedef struct fit {
     double growth_se;                     /* its standard error (>= 0) */
     int    window_first, window_last;     /* calendar years of new plans used for g */
     double overdispersion;                /* v: variance of the yearly Gamma shock, >= 0 */
+    double exit_sd;                       /* sd of the yearly net exit rate per plan,
+                                             (K(t) + N(t) - K(t + 1)) / K(t), over the trend
+                                             window (0 with fewer than 3 years): the size of a
+                                             persistent per-replication transfer-rate draw,
+                                             should the engine add one (fit-notes.md) */
     char   sources[4096];                 /* plain-text lines: which published figures each
                                              rate came from, for run.txt */
 } fit;
 
 /* Fit `sc` (its caseload, history, population and [demand] settings) into *out. Returns SIM_OK,
- * or SIM_EDATA with `err` filled when the history cannot support a fit (no new-plan figures,
- * fewer than 3 years in the trend window, ...). */
+ * or SIM_EDATA with `err` filled (file history.csv, key new_plans or ceased) when the history
+ * cannot support a fit: fewer than 3 years of new-plan totals in the trend window, or no
+ * ceased figures and no pair of consecutive caseload years to infer cessation from. On
+ * failure *out is untouched. Deterministic; allocates nothing the caller must free. */
 sim_status fit_scenario(const scenario *sc, fit *out, sim_error *err);
 
 #endif /* SENDSIM_FIT_H */

@@ -88,9 +88,12 @@ typedef struct scenario {
     size_t     n_waves;
 
     /* preferences.csv (optional): share of placements in each setting by phase and need;
-     * each (phase, need) row sums to 1. has_preferences is 0 when the base-year mix is used. */
+     * each (phase, need) row sums to 1. has_preferences is 0 when the base-year mix is used.
+     * The file need not cover every (phase, need): pref_given marks the ones it has rows for
+     * (the others are all 0 here, and fall back to the base-year mix). */
     double pref[SIM_N_PHASES][SIM_N_NEEDS][SIM_N_SETTINGS];
     int    has_preferences;
+    unsigned char pref_given[SIM_N_PHASES][SIM_N_NEEDS];
 
     /* costs.csv (optional): base-year unit cost per place per year; < 0 where not given */
     double cost[SIM_N_SETTINGS][SIM_N_PHASES];
@@ -108,6 +111,9 @@ sim_status scenario_load(const char *ini_path, scenario **out, sim_diag *diag);
 
 /* Release `sc` and everything it owns. NULL is a no-op. */
 void scenario_free(scenario *sc);
+
+/* The CRC-32 (IEEE 802.3, as zlib and `cksum -a crc32b`) of buf[len], as in sc->files. */
+unsigned long scenario_crc32(const void *buf, size_t len);
 
 /* Resident population of `age` for the January census of `year`, or a negative value when
  * the file does not cover it. population.csv carries ONS mid-years as published; the pupils

@@ -4,12 +4,22 @@
  * pipeline stages in order, stops at the first failure, reports it once on stderr as
  * "sendsim: FILE:LINE: what is wrong (what was expected)" and maps the status to an exit
  * code (0 ok, 64 usage, 65 bad data, 66 missing input, 70 internal, 74 I/O). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include <gsl/gsl_errno.h>
 
+#include "backtest.h"
+#include "engine.h"
+#include "fit.h"
+#include "import.h"
+#include "report.h"
+#include "summary.h"
 #include "scenario.h"
 #include "status.h"
 #include "version.h"
@@ -51,12 +61,108 @@ static void report_diag(const sim_diag *d)
 
 /* ---- sendsim check ------------------------------------------------------------------- */
 
+static void print_plans(const scenario *sc)
+{
+    double by_phase[SIM_N_PHASES] = { 0 }, total = 0.0;
+
+    for (int a = 0; a < SIM_N_AGES; a++)
+        for (int n = 0; n < SIM_N_NEEDS; n++)
+            for (int s = 0; s < SIM_N_SETTINGS; s++) {
+                by_phase[phase_of_age(a)] += sc->caseload[a][n][s];
+                total += sc->caseload[a][n][s];
+            }
+    printf("Plans in January %d: %.0f (", sc->base_year, total);
+    for (int p = 0; p < SIM_N_PHASES; p++)
+        printf("%s%s %.0f", p ? ", " : "", phase_code(p), by_phase[p]);
+    printf(")\n");
+}
+
+static void print_history(const scenario *sc)
+{
+    static const char *const NAME[SIM_N_MEASURES] = { "caseload", "new_plans", "ceased" };
+
+    printf("History: %zu rows\n", sc->n_history);
+    for (int m = 0; m < SIM_N_MEASURES; m++) {
+        size_t n = 0;
+        int first = 0, last = 0;
+        for (size_t i = 0; i < sc->n_history; i++)
+            if (sc->history[i].measure == (hist_measure)m) {
+                first = n == 0 || sc->history[i].year < first ? sc->history[i].year : first;
+                last = n == 0 || sc->history[i].year > last ? sc->history[i].year : last;
+                n++;
+            }
+        if (n > 0)
+            printf("  %-9s %4zu rows, %d-%d\n", NAME[m], n, first, last);
+    }
+}
+
+static void print_places(const scenario *sc)
+{
+    double places[SIM_N_GROUPS] = { 0 }, total = 0.0;
+    size_t count[SIM_N_GROUPS] = { 0 };
+
+    for (size_t i = 0; i < sc->n_provisions; i++) {
+        places[sc->provisions[i].group] += sc->provisions[i].places;
+        count[sc->provisions[i].group]++;
+        total += sc->provisions[i].places;
+    }
+    printf("Provisions: %zu, %.0f places in %d\n", sc->n_provisions, total, sc->base_year);
+    for (int g = 0; g < SIM_N_GROUPS; g++)
+        if (count[g] > 0)
+            printf("  %-4s %3zu provisions, %6.0f places\n", group_code(g), count[g], places[g]);
+}
+
+/* Waves summed by opening year, in year order. */
+static void print_waves(const scenario *sc)
+{
+    int done = 0, year;
+
+    printf("Waves: %zu rows\n", sc->n_waves);
+    while (1) {
+        double places = 0.0;
+        size_t n = 0;
+        year = 0;
+        for (size_t i = 0; i < sc->n_waves; i++)
+            if (sc->waves[i].open_year > done && (year == 0 || sc->waves[i].open_year < year))
+                year = sc->waves[i].open_year;
+        if (year == 0)
+            break;
+        for (size_t i = 0; i < sc->n_waves; i++)
+            if (sc->waves[i].open_year == year)
+                places += sc->waves[i].places, n++;
+        printf("  opening September %d: %+.0f places (%zu rows)\n", year, places, n);
+        done = year;
+    }
+}
+
+static void print_summary(const scenario *sc)
+{
+    printf("Scenario: %s (LA %s)\n", sc->name, sc->la_code);
+    printf("Base year: %d, horizon %d years (to %d), %ld replications, seed %lu\n",
+           sc->base_year, sc->horizon, sc->base_year + sc->horizon, sc->replications,
+           sc->seed);
+    print_plans(sc);
+    print_history(sc);
+    if (sc->pop)
+        printf("Population: mid-years %d-%d\n", sc->pop_first_year, sc->pop_last_year);
+    else
+        printf("Population: none (new plans are projected from counts)\n");
+    print_places(sc);
+    print_waves(sc);
+    printf("Preferences: %s\n", sc->has_preferences ? "from preferences.csv" : "base-year mix");
+    printf("Files:\n");
+    for (size_t i = 0; i < sc->n_files; i++)
+        printf("  %-11s %08lx %s\n", sc->files[i].role, sc->files[i].crc32, sc->files[i].path);
+}
+
 static int cmd_check(int argc, char **argv)
 {
     sim_diag *diag;
     scenario *sc = NULL;
     sim_status st;
 
+    if (argc == 1 && argv[0][0] == '-')
+        return usage_error("check: unknown option '%s'", argv[0]);
     if (argc != 1)
         return usage_error("check takes exactly one SCENARIO.ini%s", "");
     diag = calloc(1, sizeof *diag);
@@ -66,13 +172,432 @@ static int cmd_check(int argc, char **argv)
     if (st != SIM_OK)
         report_diag(diag);
     else
-        printf("%s: ok\n", argv[0]);
+        print_summary(sc);
     scenario_free(sc);
     free(diag);
     return sim_exit_code(st);
 }
 
+/* ---- sendsim backtest ---------------------------------------------------------------- */
+
+/* Parse a whole number in [lo, hi]; 0 when `s` is not one. */
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* mkdir -p: create `dir` and its missing parents. */
+static int make_dirs(const char *dir)
+{
+    char path[1024];
+    size_t n = strlen(dir);
+
+    if (n == 0 || n >= sizeof path)
+        return -1;
+    memcpy(path, dir, n + 1);
+    for (char *p = path + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(path, 0777) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir(path, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static void print_scores(const backtest_result *r, int bands)
+{
+    printf("%-14s %2s %5s %7s %7s %7s %7s %7s\n", bands ? "age bands" : "total", "h", "n",
+           "MAPE", "MdAPE", "bias", "cov80", "cov95");
+    for (size_t i = 0; i < r->n_scores; i++) {
+        const backtest_score *s = &r->scores[i];
+        if (s->bands != bands)
+            continue;
+        printf("%-14s %2d %5zu", backtest_method_code(s->method), s->horizon, s->n);
+        if (s->n == 0) {
+            printf("  (no published actuals at this horizon)\n");
+            continue;
+        }
+        printf(" %6.2f%% %6.2f%% %+6.2f%%", s->mape, s->median_ape, s->bias);
+        if (s->method == BT_MODEL)
+            printf(" %6.1f%% %6.1f%%\n", 100.0 * s->cover80, 100.0 * s->cover95);
+        else
+            printf(" %7s %7s\n", "-", "-");
+    }
+}
+
+static int cmd_backtest(int argc, char **argv)
+{
+    const char *ini = NULL, *out_dir = NULL;
+    char dir[1024];
+    long v, v2;
+    size_t threads;
+    backtest_options o = { .horizon = 3, .reps = 2000, .seed = 1 };
+    backtest_result r;
+    sim_diag *diag;
+    scenario *sc = NULL;
+    sim_error err = { 0 };
+    sim_status st;
+
+    v = sysconf(_SC_NPROCESSORS_ONLN);
+    threads = v > 0 ? (size_t)v : 1;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (a[0] != '-') {
+            if (ini != NULL)
+                return usage_error("backtest takes one SCENARIO.ini (extra argument '%s')", a);
+            ini = a;
+            continue;
+        }
+        if (val == NULL)
+            return usage_error("backtest: option '%s' needs a value", a);
+        i++;
+        if (strcmp(a, "--origins") == 0) {
+            char from[32], *colon = strchr(val, ':');
+            size_t n = colon ? (size_t)(colon - val) : 0;
+            if (colon == NULL || n == 0 || n >= sizeof from)
+                return usage_error("backtest: --origins '%s' (expected FROM:TO, e.g. 2016:2022)",
+                                   val);
+            memcpy(from, val, n);
+            from[n] = '\0';
+            if (!parse_long(from, 1900, 2200, &v) || !parse_long(colon + 1, 1900, 2200, &v2) ||
+                v > v2)
+                return usage_error("backtest: --origins '%s' (expected FROM:TO, years with "
+                                   "FROM <= TO, e.g. 2016:2022)", val);
+            o.origin_from = (int)v;
+            o.origin_to = (int)v2;
+        } else if (strcmp(a, "--horizon") == 0) {
+            if (!parse_long(val, 1, 20, &v))
+                return usage_error("backtest: --horizon '%s' (expected a whole number 1-20)",
+                                   val);
+            o.horizon = (int)v;
+        } else if (strcmp(a, "--reps") == 0) {
+            if (!parse_long(val, 10, 1000000, &v))
+                return usage_error("backtest: --reps '%s' (expected a whole number "
+                                   "10-1000000)", val);
+            o.reps = v;
+        } else if (strcmp(a, "--seed") == 0) {
+            if (!parse_long(val, 0, 2147483647L, &v))
+                return usage_error("backtest: --seed '%s' (expected a whole number "
+                                   "0-2147483647)", val);
+            o.seed = (unsigned long)v;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (!parse_long(val, 1, 256, &v))
+                return usage_error("backtest: --threads '%s' (expected 1-256)", val);
+            threads = (size_t)v;
+        } else if (strcmp(a, "--out") == 0) {
+            out_dir = val;
+        } else {
+            return usage_error("backtest: unknown option '%s'", a);
+        }
+    }
+    if (ini == NULL)
+        return usage_error("backtest needs a SCENARIO.ini%s", "");
+    diag = calloc(1, sizeof *diag);
+    if (diag == NULL)
+        return sim_exit_code(SIM_EINTERNAL);
+    st = scenario_load(ini, &sc, diag);
+    if (st != SIM_OK) {
+        report_diag(diag);
+        free(diag);
+        return sim_exit_code(st);
+    }
+    free(diag);
+    o.project_ctx = &threads;
+    if (out_dir != NULL)
+        snprintf(dir, sizeof dir, "%s", out_dir);
+    else
+        snprintf(dir, sizeof dir, "output/%s", sc->name);
+    memset(&r, 0, sizeof r);
+    if (make_dirs(dir) != 0)          /* before the work, so a bad --out fails fast */
+        st = sim_error_set(&err, SIM_EIO, dir, 0, "--out", "cannot create the output "
+                           "directory: %s", strerror(errno));
+    if (st == SIM_OK)
+        st = backtest_run(sc, &o, &r, &err);
+    if (st == SIM_OK)
+        st = backtest_write(&r, dir, &err);
+    if (st != SIM_OK) {
+        report_error(&err);
+    } else {
+        printf("Backtest of %s: origins %d-%d, horizons 1-%d, %ld replications\n", sc->name,
+               r.origin_from, r.origin_to, r.horizon, r.reps);
+        print_scores(&r, 0);
+        print_scores(&r, 1);
+        printf("Wrote %s/backtest.csv, backtest_summary.csv, backtest_points.csv\n", dir);
+    }
+    backtest_result_free(&r);
+    scenario_free(sc);
+    return sim_exit_code(st);
+}
+
 /* ---- dispatch ------------------------------------------------------------------------ */
+
+/* ---- sendsim run --------------------------------------------------------------------- */
+
+typedef struct run_args {
+    const char   *ini, *out;
+    unsigned long reps, seed, threads, horizon;
+    int           has_reps, has_seed, has_horizon, quiet;
+} run_args;
+
+/* A whole decimal number in [lo, hi], nothing else; 1 if it is one. */
+static int parse_whole_arg(const char *s, unsigned long lo, unsigned long hi,
+                           unsigned long *out)
+{
+    char *end;
+    unsigned long v;
+
+    if (s == NULL || *s < '0' || *s > '9')
+        return 0;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* Parse run's arguments into *a; returns 0, or the usage exit code after reporting. */
+static int run_parse(int argc, char **argv, run_args *a)
+{
+    static const struct { const char *name; unsigned long lo, hi; } NUM[] = {
+        { "--reps", 1, 1000000 }, { "--seed", 0, 4294967295UL }, { "--threads", 1, 256 },
+        { "--horizon", 1, 50 },
+    };
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+    a->threads = cores > 0 ? (unsigned long)cores : 1;
+    for (int i = 0; i < argc; i++) {
+        const char *o = argv[i];
+        size_t k;
+        if (strcmp(o, "--quiet") == 0 || strcmp(o, "--no-charts") == 0) {
+            a->quiet |= o[2] == 'q';
+            continue;
+        }
+        if (strcmp(o, "--out") == 0) {
+            if (i + 1 >= argc || argv[i + 1][0] == '\0')
+                return usage_error("--out needs a directory%s", "");
+            a->out = argv[++i];
+            continue;
+        }
+        for (k = 0; k < sizeof NUM / sizeof NUM[0] && strcmp(o, NUM[k].name) != 0; k++)
+            ;
+        if (k < sizeof NUM / sizeof NUM[0]) {
+            unsigned long *dst[] = { &a->reps, &a->seed, &a->threads, &a->horizon };
+            int *has[] = { &a->has_reps, &a->has_seed, NULL, &a->has_horizon };
+            if (i + 1 >= argc || !parse_whole_arg(argv[i + 1], NUM[k].lo, NUM[k].hi, dst[k])) {
+                fprintf(stderr, "sendsim: %s needs a whole number from %lu to %lu, got '%s'\n",
+                        o, NUM[k].lo, NUM[k].hi, i + 1 < argc ? argv[i + 1] : "");
+                fputs(USAGE, stderr);
+                return sim_exit_code(SIM_EUSAGE);
+            }
+            if (has[k])
+                *has[k] = 1;
+            i++;
+            continue;
+        }
+        if (o[0] == '-')
+            return usage_error("run: unknown option '%s'", o);
+        if (a->ini != NULL)
+            return usage_error("run: more than one scenario given ('%s')", o);
+        a->ini = o;
+    }
+    if (a->ini == NULL)
+        return usage_error("run needs a SCENARIO.ini%s", "");
+    return 0;
+}
+
+static void run_progress(void *ctx, size_t done, size_t total)
+{
+    int width = 40, fill = (int)(done * 40 / (total ? total : 1));
+
+    (void)ctx;
+    fprintf(stderr, "\r[%.*s%*s] year %zu/%zu", fill,
+            "########################################", width - fill, "", done, total);
+    if (done == total)
+        fputc('\n', stderr);
+}
+
+/* output/NAME: the scenario's name when it is a plain file name, else its directory's. */
+static void run_out_dir(const run_args *a, const scenario *sc, char *buf, size_t n)
+{
+    const char *name = sc->name;
+    char dir[512];
+    int plain = name[0] != '\0' && name[0] != '.';
+
+    for (const char *c = name; *c; c++)
+        if (!(*c == '-' || *c == '_' || *c == '.' || (*c >= '0' && *c <= '9')
+              || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')))
+            plain = 0;
+    if (a->out) {
+        snprintf(buf, n, "%s", a->out);
+        return;
+    }
+    if (!plain) {
+        char *slash;
+        snprintf(dir, sizeof dir, "%s", a->ini);
+        slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        else
+            snprintf(dir, sizeof dir, ".");
+        slash = strrchr(dir, '/');
+        name = slash ? slash + 1 : dir;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || name[0] == '\0')
+            name = "scenario";
+    }
+    snprintf(buf, n, "output/%s", name);
+}
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void join_args(int argc, char **argv, char *buf, size_t n)
+{
+    size_t used = (size_t)snprintf(buf, n, "sendsim run");
+
+    for (int i = 0; i < argc && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, " %s", argv[i]);
+}
+
+/* Refuse up front a run whose states and roll-ups would not fit in physical memory. */
+static sim_status run_fits_memory(const run_args *a, const scenario *sc, const engine *e,
+                                  sim_error *err)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    double need = (double)engine_bytes(e, (size_t)sc->replications)
+                  + (double)summary_bytes((size_t)sc->replications, sc->horizon, a->threads);
+
+    if (pages > 0 && size > 0 && need > 0.9 * (double)pages * (double)size)
+        return sim_error_set(err, SIM_EUSAGE, NULL, 0, "replications",
+                             "%ld replications need about %.1f GB of memory, more than this "
+                             "machine has (%.1f GB); use fewer --reps", sc->replications,
+                             need / 1e9, (double)pages * (double)size / 1e9);
+    return SIM_OK;
+}
+
+/* The pipeline after loading: fit, engine, summary, report. */
+static sim_status run_pipeline(const run_args *a, scenario *sc, int argc, char **argv,
+                               double t0, sim_error *err)
+{
+    fit *f = calloc(1, sizeof *f);
+    engine *e = NULL;
+    summary *sm = NULL;
+    char cmd[2048], dir[1024];
+    sim_status st;
+
+    if (f == NULL)
+        return SIM_EINTERNAL;
+    st = fit_scenario(sc, f, err);
+    if (st == SIM_OK)
+        st = engine_prepare(sc, f, NULL, sc->horizon, &e, err);
+    if (st == SIM_OK)
+        st = run_fits_memory(a, sc, e, err);
+    if (st == SIM_OK) {
+        engine_options opt = { .n_reps = (size_t)sc->replications, .seed = sc->seed,
+                               .threads = a->threads, .horizon = sc->horizon };
+        engine_sink sink;
+        if (!a->quiet && isatty(2))
+            opt.progress = run_progress;
+        sm = summary_alloc(sc, opt.n_reps, sc->horizon, opt.threads);
+        sink = summary_sink(sm);
+        st = engine_run(e, &opt, &sink, err);
+    }
+    if (st == SIM_OK) {
+        report_run run = { cmd, sc->seed, (size_t)sc->replications, a->threads, sc->horizon,
+                           0.0 };
+        join_args(argc, argv, cmd, sizeof cmd);
+        run_out_dir(a, sc, dir, sizeof dir);
+        run.wall_seconds = seconds_now() - t0;
+        st = report_write(dir, sc, f, sm, &run, err);
+        if (st == SIM_OK && !a->quiet)
+            fprintf(stderr, "sendsim: wrote %s/demand.csv and %s/run.txt\n", dir, dir);
+    }
+    summary_free(sm);
+    engine_free(e);
+    free(f);
+    return st;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    run_args a = { 0 };
+    sim_diag *diag;
+    sim_error err = { 0 };
+    scenario *sc = NULL;
+    double t0 = seconds_now();
+    sim_status st;
+    int rc;
+
+    if ((rc = run_parse(argc, argv, &a)) != 0)
+        return rc;
+    diag = calloc(1, sizeof *diag);
+    if (diag == NULL)
+        return sim_exit_code(SIM_EINTERNAL);
+    st = scenario_load(a.ini, &sc, diag);
+    if (st != SIM_OK) {
+        report_diag(diag);
+    } else {
+        if (a.has_reps)
+            sc->replications = (long)a.reps;
+        if (a.has_seed)
+            sc->seed = a.seed;
+        if (a.has_horizon)
+            sc->horizon = (int)a.horizon;
+        st = run_pipeline(&a, sc, argc, argv, t0, &err);
+        if (st != SIM_OK)
+            report_error(&err);
+    }
+    scenario_free(sc);
+    free(diag);
+    return sim_exit_code(st);
+}
+
+/* ---- sendsim import ------------------------------------------------------------------ */
+
+/* sendsim import --la CODE --sen2 DIR [--sen2-2022 DIR] [--population FILE] --out DIR */
+static int cmd_import(int argc, char **argv)
+{
+    import_options opt = { NULL, NULL, NULL, NULL, NULL };
+    import_report rep;
+    sim_error err = { "", 0, "", "" };
+    sim_status st;
+
+    for (int i = 0; i < argc; i++) {
+        const char **slot = strcmp(argv[i], "--la") == 0 ? &opt.la
+                          : strcmp(argv[i], "--sen2") == 0 ? &opt.sen2_dir
+                          : strcmp(argv[i], "--sen2-2022") == 0 ? &opt.sen2_2022_dir
+                          : strcmp(argv[i], "--population") == 0 ? &opt.population
+                          : strcmp(argv[i], "--out") == 0 ? &opt.out_dir : NULL;
+        if (slot == NULL)
+            return usage_error("import: unknown option '%s'", argv[i]);
+        if (i + 1 >= argc)
+            return usage_error("import: %s needs a value", argv[i]);
+        *slot = argv[++i];
+    }
+    if (!opt.la || !opt.sen2_dir || !opt.out_dir)
+        return usage_error("import needs --la CODE, --sen2 DIR and --out DIR%s", "");
+    st = import_run(&opt, &rep, &err);
+    if (st == SIM_OK)
+        fputs(rep.text, stdout);
+    else
+        report_error(&err);
+    import_report_free(&rep);
+    return sim_exit_code(st);
+}
 
 int main(int argc, char **argv)
 {
@@ -90,5 +615,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "check") == 0)
         return cmd_check(argc - 2, argv + 2);
+    if (strcmp(argv[1], "backtest") == 0)
+        return cmd_backtest(argc - 2, argv + 2);
+    if (strcmp(argv[1], "run") == 0)
+        return cmd_run(argc - 2, argv + 2);
+    if (strcmp(argv[1], "import") == 0)
+        return cmd_import(argc - 2, argv + 2);
     return usage_error("unknown command '%s'", argv[1]);
 }

@@ -34,7 +34,8 @@ typedef struct parse_ctx {
     size_t     *pending;      /* offsets of the fields of the row being read; owned */
     size_t      n_pending, cap_pending;
     size_t      cur_line;     /* physical line being fed */
-    size_t      row_line;     /* line of the row being read (0 before its first field) */
+    size_t      row_line;     /* line on which the row being read started */
+    int         row_open;     /* 1 once the row being read has begun */
     int         have_header;
     sim_status  st;
     sim_error  *err;
@@ -61,8 +62,10 @@ static void on_field(void *field, size_t len, void *data)
 
     if (c->st != SIM_OK)
         return;
-    if (c->n_pending == 0)
+    if (!c->row_open) {             /* a row begun mid-line, after a lone CR */
+        c->row_open = 1;
         c->row_line = c->cur_line;
+    }
     if (c->n_pending == c->cap_pending) {
         c->cap_pending = c->cap_pending ? 2 * c->cap_pending : 64;
         c->pending = xrealloc(c->pending, c->cap_pending * sizeof *c->pending);
@@ -121,6 +124,7 @@ static void on_row(int term, void *data)
     parse_ctx *c = data;
 
     (void)term;
+    c->row_open = 0;
     if (c->st != SIM_OK)
         return;
     if (c->n_pending == 0)
@@ -133,7 +137,17 @@ static void on_row(int term, void *data)
     c->row_line = 0;
 }
 
-/* Feed `data` line by line; stops at the first error. */
+/* 1 if s[n] holds nothing but line ends (libcsv makes no row of it). */
+static int is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != '\r' && s[i] != '\n')
+            return 0;
+    return 1;
+}
+
+/* Feed `data` line by line; stops at the first error. A row starts on the first non-blank
+ * line after the previous row ended, even when its first field (quoted) ends lines later. */
 static void feed(struct csv_parser *p, parse_ctx *c, const char *data, size_t len)
 {
     size_t pos = 0;
@@ -143,6 +157,10 @@ static void feed(struct csv_parser *p, parse_ctx *c, const char *data, size_t le
         const char *nl = memchr(data + pos, '\n', len - pos);
         size_t n = nl ? (size_t)(nl - (data + pos)) + 1 : len - pos;
 
+        if (!c->row_open && !is_blank(data + pos, n)) {
+            c->row_open = 1;
+            c->row_line = c->cur_line;
+        }
         if (csv_parse(p, data + pos, n, on_field, on_row, c) != n) {
             c->st = sim_error_set(c->err, SIM_EDATA, c->t->name, c->cur_line, NULL,
                                   "%s (expected well-formed CSV)", csv_strerror(csv_error(p)));
@@ -152,8 +170,7 @@ static void feed(struct csv_parser *p, parse_ctx *c, const char *data, size_t le
         c->cur_line++;
     }
     if (c->st == SIM_OK && csv_fini(p, on_field, on_row, c) != 0)
-        c->st = sim_error_set(c->err, SIM_EDATA, c->t->name, c->row_line ? c->row_line
-                              : c->cur_line, NULL,
+        c->st = sim_error_set(c->err, SIM_EDATA, c->t->name, c->row_line, NULL,
                               "unterminated quoted field (expected a closing '\"')");
 }
 
@@ -358,8 +375,9 @@ sim_status table_count(const table *t, size_t row, size_t col, double *out, int 
 
     if (!pre_check(t, row, col, out, published, &st, err, "a whole number"))
         return st;
-    while (*p >= '0' && *p <= '9' && v < 1e16)
-        v = 10.0 * v + (*p++ - '0');
+    for (; *p >= '0' && *p <= '9'; p++)
+        if (v < 1e16)               /* past 1e15 it is only "too large"; keep it finite */
+            v = 10.0 * v + (*p - '0');
     if (p > s && *p == '.') {               /* "12.000" is whole; "12.5" is not */
         const char *q = p + 1;
         while (*q == '0')

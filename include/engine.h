@@ -1,0 +1,158 @@
+/* engine.h - the Monte Carlo demand engine: replications of the cohort model of fit.h.
+ *
+ * State of a replication: integer counts x[age][need][slot]. A "slot" is where a pupil is
+ * placed. Slots 0 .. SIM_N_SETTINGS - 1 are the settings themselves (MS, RP, ..., UNK); a
+ * caller may append further slots through an engine_placer (the allocation stage appends its
+ * named provisions, each belonging to a setting), so the engine's loops never change when
+ * named provisions arrive.
+ *
+ * One projection step (January t to January t + 1), per replication:
+ *   removal    per occupied cell, Binomial(x, q[a]) plans leave, q[a] combining the
+ *              cessation of fit.h step 1 and the negative net transfers of step 5; the removed
+ *              plans of one age are split into leavers and transfers out by one binomial per
+ *              age (exact: every cell of an age has the same two probabilities);
+ *   ageing     survivors move to age a + 1 and keep their slot while it serves the new age
+ *              (engine_setting_keeps() for settings, the placer's table for provisions);
+ *              the others join the age's "to place" pool;
+ *   joiners    Poisson(shock * mean) per (age, need), one Gamma shock per replication-year;
+ *   transfers  Poisson(transfer[a] * survivors) per (age, need) when transfer[a] > 0;
+ *   placement  pool + joiners + transfers in are split over settings by one multinomial per
+ *              (age, need) with the preference row of (phase, need), then handed to the
+ *              placer's place() hook (default: into the setting slot itself).
+ * No loop runs over pupils: the cost of a step follows the number of occupied cells.
+ *
+ * Replication i draws only from its own generator (GSL taus2) seeded from (seed, i), and the
+ * sink below receives every replication's state for a year before any summary of that year
+ * runs, so results are identical for any number of threads.
+ *
+ * Ownership: engine_prepare() returns an engine the caller frees with engine_free(); it
+ * borrows `sc`, `f` and the placer, which must outlive it. Nothing here prints. */
+#ifndef SENDSIM_ENGINE_H
+#define SENDSIM_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codes.h"
+#include "fit.h"
+#include "scenario.h"
+#include "status.h"
+
+/* An extra placement slot (a named provision): the setting it counts as and the ages it
+ * serves; a pupil in it keeps it while its new age is within [age_from, age_to]. */
+typedef struct engine_slot {
+    sim_setting setting;
+    int         age_from, age_to;
+} engine_slot;
+
+/* Flows of one replication-year by age, for conservation checks and roll-ups. With p the
+ * plans in January t and p' those in January t + 1:
+ *   p'[a] = p[a - 1] - leavers[a - 1] - transfers_out[a] + joiners[a] + transfers_in[a]
+ * (for a = 0 only joiners and transfers in), and every plan aged 25 leaves. */
+typedef struct engine_flows {
+    int64_t plans_before[SIM_N_AGES];    /* p[a], January t */
+    int64_t leavers[SIM_N_AGES];         /* ceased plans, by age in January t */
+    int64_t transfers_out[SIM_N_AGES];   /* by age after ageing */
+    int64_t joiners[SIM_N_AGES];         /* new plans, by age in January t + 1 */
+    int64_t transfers_in[SIM_N_AGES];    /* by age after ageing */
+    int64_t replaced[SIM_N_AGES];        /* continuing plans re-placed (slot ended) */
+} engine_flows;
+
+/* What a sink sees of one replication after the step into year `year`: x[(a * SIM_N_NEEDS +
+ * n) * n_slots + s] and slot_setting[s] (the setting each slot counts as). Borrowed: valid
+ * only during the call. */
+typedef struct engine_view {
+    size_t              rep;
+    int                 year;            /* January census year just reached */
+    int                 h;               /* years after the base year, 1..horizon */
+    size_t              n_slots;
+    const sim_setting  *slot_setting;
+    const int32_t      *x;
+    const engine_flows *flows;
+    void               *ws;              /* the placer's per-replication workspace, or NULL */
+} engine_view;
+
+/* The placement hook for the allocation stage. All fields may be zero/NULL: the engine then
+ * places each pupil in the slot of the setting its preference draw picked.
+ *   extra, n_extra  slots appended after the settings (slot SIM_N_SETTINGS + i is extra[i]);
+ *   ws_size         bytes of per-replication workspace, zeroed before the first year;
+ *   place           called once per replication before the first step with year = base_year
+ *                   and want = the base-year caseload (so a placer can put base-year pupils
+ *                   into its provisions), then once per replication-year, after the
+ *                   preference draws, with
+ *                   want[(a * SIM_N_NEEDS + n) * SIM_N_SETTINGS + s] pupils of age a and need
+ *                   n who need a place and were drawn to setting s; it must add every one of
+ *                   them to some slot of x (same age and need) and may use `ws`. It is called
+ *                   from worker threads, so it may write only to `ws`, `x` and `want`, and
+ *                   must not draw random numbers (results must not depend on threads). */
+typedef struct engine_placer {
+    const engine_slot *extra;
+    size_t             n_extra;
+    size_t             ws_size;
+    void              *ctx;
+    void (*place)(void *ctx, void *ws, int year, int32_t *want, int32_t *x, size_t n_slots);
+} engine_placer;
+
+/* Receives the replications. rep_year() is called for every replication and projected year
+ * (from worker threads, each replication from one thread at a time; it may write only to
+ * storage indexed by view->rep); after all replications reached year base + h, year_done()
+ * is called once per worker thread w of n_workers (so it can share out work by w), and none
+ * of the next year's rep_year() calls begins before every year_done() has returned. */
+typedef struct engine_sink {
+    void *ctx;
+    void (*rep_year)(void *ctx, const engine_view *view);
+    void (*year_done)(void *ctx, int h, size_t w, size_t n_workers);
+} engine_sink;
+
+typedef struct engine_options {
+    size_t        n_reps;                /* >= 1 */
+    unsigned long seed;
+    size_t        threads;               /* >= 1 */
+    int           horizon;               /* years projected, >= 1 */
+    /* Called by one worker after each projected year (done = years finished); may be NULL. */
+    void (*progress)(void *ctx, size_t done, size_t total);
+    void         *progress_ctx;
+} engine_options;
+
+typedef struct engine engine;
+
+/* Check `f` (rates in range, rows of pi summing to 1) and the placer, and precompute every
+ * table a step needs: removal probabilities, joiner means by year, preference rows (sc->pref
+ * when sc->has_preferences, else the base-year mix of the phase and need, else of the phase,
+ * else the phase's default setting). Returns SIM_OK and *out, or SIM_EDATA / SIM_EUSAGE with
+ * `err` filled and *out untouched. */
+sim_status engine_prepare(const scenario *sc, const fit *f, const engine_placer *placer,
+                          int horizon, engine **out, sim_error *err);
+
+/* Release `e`. NULL is a no-op. */
+void engine_free(engine *e);
+
+/* Number of slots (SIM_N_SETTINGS plus the placer's extra slots). */
+size_t engine_slots(const engine *e);
+
+/* The preference row used for (phase, need): shares by setting, summing to 1. */
+void engine_preference(const engine *e, sim_phase p, sim_need n, double share[SIM_N_SETTINGS]);
+
+/* 1 if a pupil in setting `s` keeps it on reaching age `age` (the settings' rule table):
+ * within a phase a pupil keeps the setting (UNK, "awaiting provision", is re-placed every
+ * year); on entering a phase at its first age, a setting is kept only if it serves the new
+ * phase: EY settings end at 4; MS, RP, SS, IS and AP continue from primary to secondary and
+ * end at 16 (post-16 places are chosen afresh, sixth forms included, by the P16 preferences);
+ * FE, SPI and NEET continue into post-19; ELS continues throughout. */
+int engine_setting_keeps(sim_setting s, int age);
+
+/* Run opt->n_reps replications over opt->horizon years (at most the horizon given to
+ * engine_prepare) on opt->threads threads, feeding `sink`. Returns SIM_OK, SIM_EUSAGE for bad
+ * options, SIM_EINTERNAL if threads cannot be started. */
+sim_status engine_run(const engine *e, const engine_options *opt, const engine_sink *sink,
+                      sim_error *err);
+
+/* Bytes engine_run() allocates for `n_reps` replications (states, generators, workspaces), so
+ * a caller can refuse a run that cannot fit in memory before starting it. */
+size_t engine_bytes(const engine *e, size_t n_reps);
+
+/* The seed of replication `rep`'s generator under run seed `seed`: distinct for distinct rep
+ * below 2^32 (a bijective mix of a hash of the seed plus rep). */
+unsigned long engine_rep_seed(unsigned long seed, size_t rep);
+
+#endif /* SENDSIM_ENGINE_H */

@@ -1,0 +1,840 @@
+/* engine.c - the Monte Carlo engine: replications of the cohort model (the only gsl_ran_* user).
+ *
+ * Replications advance year by year in lock step: every worker steps its block of
+ * replications into year base + h, hands each state to the sink, waits for the others, and
+ * then the sink summarises that year across replications. Only one year of roll-ups is ever
+ * held, which is what keeps 10,000 replications in memory; each replication has its own
+ * taus2 generator, so the thread count cannot change a draw. */
+#include "engine.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
+#include "xalloc.h"
+
+enum { N_CELLS_AN = SIM_N_AGES * SIM_N_NEEDS, MAX_HORIZON = 200 };
+
+/* Binomials with a mean below INV_MAX_MEAN use inversion; removal draws on cells below
+ * POW_TABLE plans take (1 - p)^n from a table. */
+enum { INV_MAX_MEAN = 14, POW_TABLE = 256, CDF_TABLE = 40 };
+
+/* Multinomials of at most this many pupils are drawn as that many categorical draws. */
+enum { SMALL_TOTAL = 8 };
+
+/* A preference row compressed to its non-zero settings, largest share first, with the
+ * conditional probabilities of the sequential-binomial multinomial precomputed. */
+typedef struct pref_row {
+    int           k;
+    unsigned char set[SIM_N_SETTINGS];
+    double        cond[SIM_N_SETTINGS];    /* share[j] / (sum of shares j..k-1) */
+    double        share[SIM_N_SETTINGS];   /* by setting, for engine_preference() */
+    double        cum[SIM_N_SETTINGS];     /* cumulative shares in row order */
+} pref_row;
+
+struct engine {
+    const scenario *sc;
+    const fit      *f;
+    engine_placer   placer;
+    int             base_year, horizon;
+    size_t          n_slots;
+    sim_setting    *slot_setting;           /* [n_slots] */
+    unsigned char  *keep;                   /* [n_slots][SIM_N_AGES] */
+    double          q[SIM_N_AGES];          /* P(removed) for a plan aged a in January t */
+    double          rq[SIM_N_AGES];         /* min(q, 1 - q): the removal draw's p */
+    int             rflip[SIM_N_AGES];      /* 1 when rq = 1 - q (draw survivors) */
+    double          rpow[SIM_N_AGES][POW_TABLE];  /* (1 - rq)^n for the inversion sampler */
+    double          rcdf[SIM_N_AGES][CDF_TABLE * (CDF_TABLE - 1) / 2];
+                                            /* for 1 <= n < CDF_TABLE, from n (n - 1) / 2:
+                                               P(Bin(n, rq) <= x), x = 0 .. n - 1 */
+    unsigned char   phase_of[SIM_N_AGES];
+    double          leave_share[SIM_N_AGES];/* P(left | removed) */
+    double          tin[SIM_N_AGES];        /* transfers in per survivor, by age after ageing */
+    double         *mean;                   /* [(horizon + 1)][age][need] joiner means before
+                                               growth and shock */
+    double         *dsum;                   /* [horizon + 1]: d + d^2 + ... + d^h */
+    pref_row        rows[SIM_N_PHASES][SIM_N_NEEDS];
+    int32_t         base[N_CELLS_AN * SIM_N_SETTINGS];
+};
+
+/* ---- rule table and preferences -------------------------------------------------------- */
+
+int engine_setting_keeps(sim_setting s, int age)
+{
+    /* serves[s]: bit per phase the setting continues into at the phase's first age */
+    static const unsigned serves[SIM_N_SETTINGS] = {
+        [SET_MS] = 1u << PHASE_PRI | 1u << PHASE_SEC,
+        [SET_RP] = 1u << PHASE_PRI | 1u << PHASE_SEC,
+        [SET_SS] = 1u << PHASE_PRI | 1u << PHASE_SEC,
+        [SET_IS] = 1u << PHASE_PRI | 1u << PHASE_SEC,
+        [SET_AP] = 1u << PHASE_PRI | 1u << PHASE_SEC,
+        [SET_FE] = 1u << PHASE_P16 | 1u << PHASE_P19,
+        [SET_SPI] = 1u << PHASE_P16 | 1u << PHASE_P19,
+        [SET_EY] = 1u << PHASE_EY,
+        [SET_ELS] = 0x1fu,
+        [SET_NEET] = 1u << PHASE_P16 | 1u << PHASE_P19,
+        [SET_UNK] = 0,
+    };
+    sim_phase p;
+
+    if (age < SIM_MIN_AGE || age > SIM_MAX_AGE)
+        return 0;
+    if (s == SET_UNK)
+        return 0;                       /* awaiting provision: placed afresh every year */
+    p = phase_of_age(age);
+    if (age != phase_first_age(p))
+        return 1;                       /* within a phase nobody moves */
+    return (serves[s] >> p) & 1u;
+}
+
+static sim_setting default_setting(sim_phase p)
+{
+    switch (p) {
+    case PHASE_EY:  return SET_EY;
+    case PHASE_PRI:
+    case PHASE_SEC: return SET_MS;
+    default:        return SET_FE;
+    }
+}
+
+static double row_sum(const double *v)
+{
+    double s = 0.0;
+    for (int i = 0; i < SIM_N_SETTINGS; i++)
+        s += v[i];
+    return s;
+}
+
+/* The shares for (phase, need): preferences, else the base-year mix of the phase and need,
+ * else of the phase, else its default setting. */
+static void choose_shares(const scenario *sc, sim_phase p, sim_need n, double *share)
+{
+    double need_mix[SIM_N_SETTINGS] = { 0 }, phase_mix[SIM_N_SETTINGS] = { 0 }, s;
+
+    if (sc->has_preferences && row_sum(sc->pref[p][n]) > 0.0) {
+        memcpy(share, sc->pref[p][n], sizeof need_mix);
+    } else {
+        for (int a = phase_first_age(p); a <= phase_last_age(p); a++)
+            for (int j = 0; j < SIM_N_NEEDS; j++)
+                for (int k = 0; k < SIM_N_SETTINGS; k++) {
+                    phase_mix[k] += sc->caseload[a][j][k];
+                    if (j == (int)n)
+                        need_mix[k] += sc->caseload[a][j][k];
+                }
+        if (row_sum(need_mix) > 0.0)
+            memcpy(share, need_mix, sizeof need_mix);
+        else if (row_sum(phase_mix) > 0.0)
+            memcpy(share, phase_mix, sizeof need_mix);
+        else {
+            memset(share, 0, sizeof need_mix);
+            share[default_setting(p)] = 1.0;
+        }
+    }
+    s = row_sum(share);
+    for (int k = 0; k < SIM_N_SETTINGS; k++)
+        share[k] /= s;
+}
+
+static void build_row(pref_row *row, const double *share)
+{
+    double rest = 0.0;
+
+    memcpy(row->share, share, sizeof row->share);
+    row->k = 0;
+    for (int k = 0; k < SIM_N_SETTINGS; k++) {
+        int j;
+        if (!(share[k] > 0.0))
+            continue;
+        /* insertion by descending share (ties by code order) so the first binomial of the
+         * multinomial takes most pupils and the loop usually stops early */
+        for (j = row->k; j > 0 && share[row->set[j - 1]] < share[k]; j--)
+            row->set[j] = row->set[j - 1];
+        row->set[j] = (unsigned char)k;
+        row->k++;
+    }
+    for (int j = 0; j < row->k; j++)
+        row->cum[j] = (j ? row->cum[j - 1] : 0.0) + share[row->set[j]];
+    for (int j = row->k - 1; j >= 0; j--) {
+        rest += share[row->set[j]];
+        row->cond[j] = share[row->set[j]] / rest;
+        if (row->cond[j] > 1.0 || j == row->k - 1)
+            row->cond[j] = 1.0;
+    }
+}
+
+void engine_preference(const engine *e, sim_phase p, sim_need n, double share[SIM_N_SETTINGS])
+{
+    memcpy(share, e->rows[p][n].share, sizeof e->rows[p][n].share);
+}
+
+/* ---- preparation -------------------------------------------------------------------------- */
+
+/* Population of `age` at the January census of `year` (the mid-(year - 1) estimate), holding
+ * the last covered year beyond the file; < 0 when the file covers nothing usable. */
+static double pop_held(const scenario *sc, int year, int age)
+{
+    int y = year - 1;
+
+    if (sc->pop == NULL || sc->pop_last_year < sc->pop_first_year)
+        return -1.0;
+    if (y > sc->pop_last_year)
+        y = sc->pop_last_year;
+    if (y < sc->pop_first_year)
+        return -1.0;
+    return sc->pop[(size_t)(y - sc->pop_first_year) * SIM_N_AGES + (size_t)age];
+}
+
+static sim_status check_fit(const fit *f, sim_error *err)
+{
+    if (!isfinite(f->growth) || !isfinite(f->growth_se) || f->growth_se < 0.0)
+        return sim_error_set(err, SIM_EDATA, "fit", 0, "growth",
+                             "growth %g with standard error %g (expected finite, se >= 0)",
+                             f->growth, f->growth_se);
+    if (!isfinite(f->overdispersion) || f->overdispersion < 0.0)
+        return sim_error_set(err, SIM_EDATA, "fit", 0, "overdispersion",
+                             "overdispersion %g (expected finite and >= 0)", f->overdispersion);
+    for (int a = 0; a < SIM_N_AGES; a++) {
+        double s = 0.0;
+        if (!(f->cease[a] >= 0.0 && f->cease[a] <= 1.0))
+            return sim_error_set(err, SIM_EDATA, "fit", 0, "cease",
+                                 "cessation rate %g at age %d (expected 0..1)", f->cease[a], a);
+        if (!(f->transfer[a] >= -1.0 && f->transfer[a] <= 1.0))
+            return sim_error_set(err, SIM_EDATA, "fit", 0, "transfer",
+                                 "transfer rate %g at age %d (expected -1..1)",
+                                 f->transfer[a], a);
+        if (!(f->joiners[a] >= 0.0) || !isfinite(f->joiners[a]))
+            return sim_error_set(err, SIM_EDATA, "fit", 0, "joiners",
+                                 "joiners %g at age %d (expected finite, >= 0)",
+                                 f->joiners[a], a);
+        for (int n = 0; n < SIM_N_NEEDS; n++) {
+            if (!(f->pi[a][n] >= 0.0))
+                return sim_error_set(err, SIM_EDATA, "fit", 0, "pi",
+                                     "need share %g at age %d (expected >= 0)", f->pi[a][n], a);
+            s += f->pi[a][n];
+        }
+        if (f->joiners[a] > 0.0 && fabs(s - 1.0) > 1e-6)
+            return sim_error_set(err, SIM_EDATA, "fit", 0, "pi",
+                                 "need shares at age %d sum to %g (expected 1)", a, s);
+    }
+    return SIM_OK;
+}
+
+static sim_status check_caseload(const scenario *sc, int32_t *base, sim_error *err)
+{
+    for (int a = 0; a < SIM_N_AGES; a++)
+        for (int n = 0; n < SIM_N_NEEDS; n++)
+            for (int s = 0; s < SIM_N_SETTINGS; s++) {
+                double v = sc->caseload[a][n][s];
+                if (!(v >= 0.0 && v < 1e9) || v != floor(v))
+                    return sim_error_set(err, SIM_EDATA, "caseload", 0, "count",
+                                         "plans %g at age %d, need %s, setting %s (expected a "
+                                         "whole number from 0 to 999,999,999)", v, a,
+                                         need_code((sim_need)n), setting_code((sim_setting)s));
+                base[(a * SIM_N_NEEDS + n) * SIM_N_SETTINGS + s] = (int32_t)v;
+            }
+    return SIM_OK;
+}
+
+static sim_status check_placer(const engine_placer *pl, sim_error *err)
+{
+    for (size_t i = 0; i < pl->n_extra; i++) {
+        const engine_slot *s = &pl->extra[i];
+        if ((int)s->setting < 0 || s->setting >= SIM_N_SETTINGS || s->age_from < SIM_MIN_AGE
+            || s->age_to > SIM_MAX_AGE || s->age_from > s->age_to)
+            return sim_error_set(err, SIM_EUSAGE, "placer", 0, "slot",
+                                 "extra slot %zu: setting %d, ages %d-%d (expected a setting "
+                                 "and ages within 0-25)", i, (int)s->setting, s->age_from,
+                                 s->age_to);
+    }
+    if (pl->n_extra > 0 && pl->place == NULL)
+        return sim_error_set(err, SIM_EUSAGE, "placer", 0, "place",
+                             "extra slots need a place() hook");
+    return SIM_OK;
+}
+
+static void prepare_slots(engine *e)
+{
+    const engine_placer *pl = &e->placer;
+
+    e->n_slots = SIM_N_SETTINGS + pl->n_extra;
+    e->slot_setting = xmalloc(e->n_slots * sizeof *e->slot_setting);
+    e->keep = xcalloc(e->n_slots * SIM_N_AGES, 1);
+    for (size_t s = 0; s < e->n_slots; s++) {
+        const engine_slot *x = s < SIM_N_SETTINGS ? NULL : &pl->extra[s - SIM_N_SETTINGS];
+        e->slot_setting[s] = x ? x->setting : (sim_setting)s;
+        for (int a = 0; a < SIM_N_AGES; a++)
+            e->keep[s * SIM_N_AGES + (size_t)a] = (unsigned char)(x
+                ? (a >= x->age_from && a <= x->age_to)
+                : engine_setting_keeps((sim_setting)s, a));
+    }
+}
+
+static void prepare_rates(engine *e)
+{
+    const fit *f = e->f;
+    const scenario *sc = e->sc;
+    double d = sc->damping, dp = 1.0;
+
+    for (int a = 0; a < SIM_N_AGES; a++) {
+        double c = a == SIM_MAX_AGE ? 1.0 : f->cease[a];
+        double out = a == SIM_MAX_AGE ? 0.0 : fmax(0.0, -f->transfer[a + 1]);
+        e->q[a] = 1.0 - (1.0 - c) * (1.0 - out);
+        e->leave_share[a] = e->q[a] > 0.0 ? fmin(1.0, c / e->q[a]) : 1.0;
+        e->tin[a] = fmax(0.0, f->transfer[a]);
+        e->rflip[a] = e->q[a] > 0.5;
+        e->rq[a] = e->rflip[a] ? 1.0 - e->q[a] : e->q[a];
+        for (int k = 0; k < POW_TABLE; k++)
+            e->rpow[a][k] = pow(1.0 - e->rq[a], k);
+        for (int k = 1; k < CDF_TABLE; k++) {
+            double *cdf = e->rcdf[a] + (size_t)k * (size_t)(k - 1) / 2;
+            double pmf = e->rpow[a][k], acc = 0.0, odds = e->rq[a] / (1.0 - e->rq[a]);
+            for (int x = 0; x < k; x++) {
+                acc += pmf;
+                cdf[x] = acc;
+                pmf *= odds * (double)(k - x) / (double)(x + 1);
+            }
+        }
+        e->phase_of[a] = (unsigned char)phase_of_age(a);
+    }
+    e->dsum = xcalloc((size_t)e->horizon + 1, sizeof *e->dsum);
+    for (int h = 1; h <= e->horizon; h++) {
+        dp *= d;
+        e->dsum[h] = e->dsum[h - 1] + dp;
+    }
+    e->mean = xcalloc(((size_t)e->horizon + 1) * N_CELLS_AN, sizeof *e->mean);
+    for (int h = 1; h <= e->horizon; h++)
+        for (int a = 0; a < SIM_N_AGES; a++) {
+            double ratio = 1.0;
+            if (f->per_capita) {
+                double p1 = pop_held(sc, e->base_year + 1, a);
+                double pt = pop_held(sc, e->base_year + h, a);
+                if (p1 > 0.0 && pt >= 0.0)
+                    ratio = pt / p1;
+            }
+            for (int n = 0; n < SIM_N_NEEDS; n++)
+                e->mean[(size_t)h * N_CELLS_AN + (size_t)(a * SIM_N_NEEDS + n)] =
+                    f->joiners[a] * ratio * f->pi[a][n] * sc->incidence_multiplier;
+        }
+    for (int p = 0; p < SIM_N_PHASES; p++)
+        for (int n = 0; n < SIM_N_NEEDS; n++) {
+            double share[SIM_N_SETTINGS];
+            choose_shares(sc, (sim_phase)p, (sim_need)n, share);
+            build_row(&e->rows[p][n], share);
+        }
+}
+
+sim_status engine_prepare(const scenario *sc, const fit *f, const engine_placer *placer,
+                          int horizon, engine **out, sim_error *err)
+{
+    static const engine_placer none = { 0 };
+    engine *e;
+    sim_status st;
+
+    if (horizon < 1 || horizon > MAX_HORIZON)
+        return sim_error_set(err, SIM_EUSAGE, NULL, 0, "horizon",
+                             "horizon %d (expected 1 to %d)", horizon, MAX_HORIZON);
+    if (!(sc->damping >= 0.0 && sc->damping <= 1.0) || !(sc->incidence_multiplier >= 0.0)
+        || !isfinite(sc->incidence_multiplier))
+        return sim_error_set(err, SIM_EDATA, NULL, 0, "damping",
+                             "damping %g or incidence_multiplier %g out of range",
+                             sc->damping, sc->incidence_multiplier);
+    if ((st = check_fit(f, err)) != SIM_OK)
+        return st;
+    if (placer != NULL && (st = check_placer(placer, err)) != SIM_OK)
+        return st;
+    e = xcalloc(1, sizeof *e);
+    if ((st = check_caseload(sc, e->base, err)) != SIM_OK) {
+        free(e);
+        return st;
+    }
+    e->sc = sc;
+    e->f = f;
+    e->placer = placer ? *placer : none;
+    e->base_year = sc->base_year;
+    e->horizon = horizon;
+    prepare_slots(e);
+    prepare_rates(e);
+    *out = e;
+    return SIM_OK;
+}
+
+void engine_free(engine *e)
+{
+    if (e == NULL)
+        return;
+    free(e->slot_setting);
+    free(e->keep);
+    free(e->mean);
+    free(e->dsum);
+    free(e);
+}
+
+size_t engine_slots(const engine *e) { return e->n_slots; }
+
+size_t engine_bytes(const engine *e, size_t n_reps)
+{
+    /* state + generator (struct and taus2 state, with malloc overhead) + g + workspace */
+    return n_reps * (N_CELLS_AN * e->n_slots * sizeof(int32_t) + 96 + sizeof(double)
+                     + e->placer.ws_size);
+}
+
+/* ---- seeding -------------------------------------------------------------------------------- */
+
+static uint64_t splitmix64(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* MurmurHash3's finaliser: a bijection of 32-bit words, so distinct reps get distinct seeds
+ * (GSL's generators take 32 significant bits of seed). */
+static uint32_t fmix32(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x85ebca6bU;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35U;
+    h ^= h >> 16;
+    return h;
+}
+
+unsigned long engine_rep_seed(unsigned long seed, size_t rep)
+{
+    uint64_t h = splitmix64((uint64_t)seed);
+    return fmix32((uint32_t)(h ^ (h >> 32)) + (uint32_t)rep);
+}
+
+/* ---- one step --------------------------------------------------------------------------- */
+
+/* What a worker needs for the replication it is stepping. */
+typedef struct rep_ctx {
+    const engine *e;
+    gsl_rng      *r;
+    int32_t      *x;                    /* this replication's state */
+    void         *ws;                   /* placer workspace */
+    double        g;                    /* this replication's growth draw */
+    int32_t      *want;                 /* worker scratch when a place() hook exists */
+    engine_flows  flows;
+} rep_ctx;
+
+/* b^n by squaring: a handful of multiplications for the small n met here, far cheaper than
+ * exp(n * log1p(-p)). */
+static double pow_int(double b, unsigned n)
+{
+    double r = 1.0;
+
+    while (n) {
+        if (n & 1u)
+            r *= b;
+        b *= b;
+        n >>= 1;
+    }
+    return r;
+}
+
+/* Binomial(n, p) by inversion (the pmf recurrence from P(0) = (1 - p)^n, walked with one
+ * uniform) when the mean is small, as in every cell of a local authority; GSL's BTPE sampler
+ * otherwise. p <= 1/2 here; `f0` is (1 - p)^n. GSL's own small-mean branch calls pow() and
+ * more on every draw, which dominated the profile. */
+static unsigned binomial_inv(const gsl_rng *r, double p, unsigned n, double f0)
+{
+    const double odds = p / (1.0 - p);
+    double u = gsl_rng_uniform(r), f = f0;
+    unsigned x = 0;
+
+    while (u > f && x < n) {
+        u -= f;
+        x++;
+        f *= odds * (double)(n - x + 1) / (double)x;
+    }
+    return x;
+}
+
+static unsigned draw_binomial(const gsl_rng *r, double p, int32_t n)
+{
+    int flip;
+    double pp;
+    unsigned x;
+
+    if (p <= 0.0 || n <= 0)
+        return 0;
+    if (p >= 1.0)
+        return (unsigned)n;
+    flip = p > 0.5;
+    pp = flip ? 1.0 - p : p;
+    if ((double)n * pp < INV_MAX_MEAN)
+        x = binomial_inv(r, pp, (unsigned)n, pow_int(1.0 - pp, (unsigned)n));
+    else
+        x = gsl_ran_binomial(r, pp, (unsigned)n);
+    return flip ? (unsigned)n - x : x;
+}
+
+/* The removal draw of age a, with (1 - p)^n from the engine's table for small cells. */
+static unsigned draw_removal(const engine *e, const gsl_rng *r, int a, int32_t n)
+{
+    const double p = e->rq[a];
+    unsigned x;
+
+    if (p <= 0.0 || n <= 0)
+        return e->rflip[a] ? (unsigned)n : 0;
+    if (n < CDF_TABLE) {
+        /* inversion against the tabulated cdf: no arithmetic but compares */
+        const double *cdf = e->rcdf[a] + (size_t)n * (size_t)(n - 1) / 2;
+        double u = gsl_rng_uniform(r);
+        x = 0;
+        while (x < (unsigned)n && u >= cdf[x])
+            x++;
+    } else if (n < POW_TABLE && (double)n * p < INV_MAX_MEAN)
+        x = binomial_inv(r, p, (unsigned)n, e->rpow[a][n]);
+    else
+        x = gsl_ran_binomial(r, p, (unsigned)n);
+    return e->rflip[a] ? (unsigned)n - x : x;
+}
+
+static int32_t draw_poisson(const gsl_rng *r, double mu)
+{
+    return mu > 0.0 ? (int32_t)gsl_ran_poisson(r, mu) : 0;
+}
+
+/* Split `total` pupils of age a and need n over their phase's preference row; add them to the
+ * setting slots of `cell` (x at [a][n]) or, with a place() hook, to `want`. */
+static void place_row(rep_ctx *rc, int a, int n, int32_t total, int32_t *cell)
+{
+    const pref_row *row = &rc->e->rows[rc->e->phase_of[a]][n];
+    int32_t *dst = rc->want ? rc->want + (size_t)(a * SIM_N_NEEDS + n) * SIM_N_SETTINGS : cell;
+    int32_t rem = total;
+
+    if (row->k == 1) {
+        dst[row->set[0]] += total;
+        return;
+    }
+    if (total <= SMALL_TOTAL) {
+        /* a few pupils: independent categorical draws are the same multinomial and cost one
+         * uniform each instead of up to k - 1 binomials; bounded, so no per-pupil scaling */
+        for (int32_t i = 0; i < total; i++) {
+            double u = gsl_rng_uniform(rc->r);
+            int j = 0;
+            while (j < row->k - 1 && u >= row->cum[j])
+                j++;
+            dst[row->set[j]] += 1;
+        }
+        return;
+    }
+    for (int j = 0; j < row->k && rem > 0; j++) {
+        int32_t c = row->cond[j] >= 1.0 ? rem : (int32_t)draw_binomial(rc->r, row->cond[j], rem);
+        dst[row->set[j]] += c;
+        rem -= c;
+    }
+}
+
+/* Running counts of one (age, need) row while its cells are removed and aged. */
+typedef struct row_count {
+    int64_t before, removed;
+    int32_t pool, aged, leaving;
+} row_count;
+
+/* Empty one occupied cell of age a. A cell whose slot serves age a + 1 (dst not NULL) has
+ * its own removal draw and its survivors move to dst; the others only add to `leaving`, whose
+ * survivors are drawn once for the whole row (a sum of binomials with one p is a binomial), as
+ * they all join the pool to be placed afresh. */
+static inline void remove_cell(rep_ctx *rc, int a, int32_t *src, int32_t *dst, row_count *c)
+{
+    int32_t k = *src, surv;
+
+    *src = 0;
+    c->before += k;
+    if (dst == NULL) {
+        c->leaving += k;
+        return;
+    }
+    surv = k - (int32_t)draw_removal(rc->e, rc->r, a, k);
+    c->removed += k - surv;
+    c->aged += surv;
+    *dst += surv;
+}
+
+/* The one removal draw for the cells of a row that do not keep their slot. */
+static inline void remove_leaving(rep_ctx *rc, int a, row_count *c)
+{
+    int32_t surv;
+
+    if (c->leaving == 0)
+        return;
+    surv = c->leaving - (int32_t)draw_removal(rc->e, rc->r, a, c->leaving);
+    c->removed += c->leaving - surv;
+    c->aged += surv;
+    c->pool += surv;
+}
+
+/* Move age a's survivors to age a + 1 (already empty), then add that age's transfers in and
+ * joiners and place them. */
+static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
+{
+    const engine *e = rc->e;
+    const size_t S = e->n_slots;
+    const int na = a + 1;
+    const double tin = e->tin[na];
+    const unsigned char *keep = e->keep + na;
+    int64_t before = 0, removed = 0;
+    engine_flows *fl = &rc->flows;
+
+    for (int n = 0; n < SIM_N_NEEDS; n++) {
+        int32_t *src = rc->x + (size_t)(a * SIM_N_NEEDS + n) * S;
+        int32_t *dst = rc->x + (size_t)(na * SIM_N_NEEDS + n) * S;
+        row_count cnt = { 0, 0, 0, 0, 0 };
+        int32_t tin_n, j, total;
+        if (S <= 64) {
+            /* visit occupied cells only: a branch-free occupancy mask, then its set bits
+             * (testing every cell mispredicted on the sparse rows of a small LA) */
+            uint64_t m = 0;
+            for (size_t s = 0; s < S; s++)
+                m |= (uint64_t)(src[s] != 0) << s;
+            while (m) {
+                size_t s = (size_t)__builtin_ctzll(m);
+                m &= m - 1;
+                remove_cell(rc, a, src + s, keep[s * SIM_N_AGES] ? dst + s : NULL, &cnt);
+            }
+        } else {
+            for (size_t s = 0; s < S; s++)
+                if (src[s] != 0)
+                    remove_cell(rc, a, src + s, keep[s * SIM_N_AGES] ? dst + s : NULL, &cnt);
+        }
+        remove_leaving(rc, a, &cnt);
+        before += cnt.before;
+        removed += cnt.removed;
+        tin_n = cnt.aged > 0 ? draw_poisson(rc->r, tin * cnt.aged) : 0;
+        j = draw_poisson(rc->r, mean[na * SIM_N_NEEDS + n] * jscale);
+        fl->transfers_in[na] += tin_n;
+        fl->joiners[na] += j;
+        fl->replaced[na] += cnt.pool;
+        total = cnt.pool + tin_n + j;
+        if (total > 0)
+            place_row(rc, na, n, total, dst);
+    }
+    fl->plans_before[a] = before;
+    fl->leavers[a] = draw_binomial(rc->r, e->leave_share[a], (int32_t)removed);
+    fl->transfers_out[na] = removed - fl->leavers[a];
+}
+
+static void step(rep_ctx *rc, int h)
+{
+    const engine *e = rc->e;
+    const size_t row = SIM_N_NEEDS * e->n_slots;
+    const double v = e->f->overdispersion;
+    const double shock = v > 0.0 ? gsl_ran_gamma(rc->r, 1.0 / v, v) : 1.0;
+    const double jscale = shock * exp(rc->g * e->dsum[h]);
+    const double *mean = e->mean + (size_t)h * N_CELLS_AN;
+    int32_t *last = rc->x + (size_t)SIM_MAX_AGE * row;
+    int64_t old = 0;
+
+    memset(&rc->flows, 0, sizeof rc->flows);
+    for (size_t i = 0; i < row; i++)
+        old += last[i];
+    memset(last, 0, row * sizeof *last);   /* every plan of a 25-year-old ends */
+    rc->flows.plans_before[SIM_MAX_AGE] = old;
+    rc->flows.leavers[SIM_MAX_AGE] = old;
+    for (int a = SIM_MAX_AGE - 1; a >= 0; a--)
+        step_age(rc, a, mean, jscale);
+    for (int n = 0; n < SIM_N_NEEDS; n++) {
+        int32_t j = draw_poisson(rc->r, mean[n] * jscale);
+        rc->flows.joiners[0] += j;
+        if (j > 0)
+            place_row(rc, 0, n, j, rc->x + (size_t)n * e->n_slots);
+    }
+    if (rc->want) {
+        e->placer.place(e->placer.ctx, rc->ws, e->base_year + h, rc->want, rc->x, e->n_slots);
+        memset(rc->want, 0, N_CELLS_AN * SIM_N_SETTINGS * sizeof *rc->want);
+    }
+}
+
+/* The base-year state: the caseload in the setting slots, or handed to place() as wanted. */
+static void init_rep(rep_ctx *rc, size_t rep, unsigned long seed)
+{
+    const engine *e = rc->e;
+
+    gsl_rng_set(rc->r, engine_rep_seed(seed, rep));
+    rc->g = e->f->growth;
+    if (e->f->growth_se > 0.0)
+        rc->g += gsl_ran_gaussian(rc->r, e->f->growth_se);
+    if (rc->want) {
+        memcpy(rc->want, e->base, sizeof e->base);
+        e->placer.place(e->placer.ctx, rc->ws, e->base_year, rc->want, rc->x, e->n_slots);
+        memset(rc->want, 0, sizeof e->base);
+        return;
+    }
+    for (size_t c = 0; c < N_CELLS_AN; c++)
+        memcpy(rc->x + c * e->n_slots, e->base + c * SIM_N_SETTINGS,
+               SIM_N_SETTINGS * sizeof *rc->x);
+}
+
+/* ---- threads ---------------------------------------------------------------------------- */
+
+typedef struct run_shared {
+    const engine         *e;
+    const engine_options *opt;
+    const engine_sink    *sink;
+    size_t                cells;        /* int32 per replication state */
+    int32_t              *x;            /* [n_reps][cells] */
+    gsl_rng             **rng;          /* [n_reps] */
+    double               *g;            /* [n_reps] */
+    unsigned char        *ws;           /* [n_reps][ws_size] */
+    pthread_barrier_t     barrier;
+    pthread_mutex_t       gate;
+    pthread_cond_t        gate_cv;
+    int                   go;           /* 0 wait, 1 run, -1 abandon */
+} run_shared;
+
+typedef struct worker {
+    run_shared *sh;
+    size_t      w;
+    pthread_t   tid;
+} worker;
+
+/* Ask for the next replication's state while this one steps: states are visited once a year
+ * each, so they come from memory, and the step walks ages downwards, which the hardware
+ * prefetcher does not follow well. */
+static void prefetch_state(const int32_t *x, size_t cells)
+{
+    for (size_t i = 0; i < cells; i += 64 / sizeof *x)
+        __builtin_prefetch(x + i, 1, 3);
+}
+
+static void run_block(run_shared *sh, size_t w)
+{
+    const engine *e = sh->e;
+    const engine_options *opt = sh->opt;
+    const size_t T = opt->threads, lo = opt->n_reps * w / T, hi = opt->n_reps * (w + 1) / T;
+    const size_t wsz = e->placer.ws_size;
+    rep_ctx rc = { .e = e };
+    engine_view view = { .n_slots = e->n_slots, .slot_setting = e->slot_setting,
+                         .flows = &rc.flows };
+
+    if (e->placer.place)
+        rc.want = xcalloc(N_CELLS_AN * SIM_N_SETTINGS, sizeof *rc.want);
+    for (size_t i = lo; i < hi; i++) {
+        rc.r = sh->rng[i];
+        rc.x = sh->x + i * sh->cells;
+        rc.ws = wsz ? sh->ws + i * wsz : NULL;
+        init_rep(&rc, i, opt->seed);
+        sh->g[i] = rc.g;
+    }
+    for (int h = 1; h <= opt->horizon; h++) {
+        for (size_t i = lo; i < hi; i++) {
+            rc.r = sh->rng[i];
+            rc.x = sh->x + i * sh->cells;
+            rc.ws = wsz ? sh->ws + i * wsz : NULL;
+            rc.g = sh->g[i];
+            if (i + 1 < hi)
+                prefetch_state(sh->x + (i + 1) * sh->cells, sh->cells);
+            step(&rc, h);
+            view.rep = i;
+            view.year = e->base_year + h;
+            view.h = h;
+            view.x = rc.x;
+            view.ws = rc.ws;
+            if (sh->sink && sh->sink->rep_year)
+                sh->sink->rep_year(sh->sink->ctx, &view);
+        }
+        pthread_barrier_wait(&sh->barrier);
+        if (sh->sink && sh->sink->year_done)
+            sh->sink->year_done(sh->sink->ctx, h, w, T);
+        pthread_barrier_wait(&sh->barrier);
+        if (w == 0 && opt->progress)
+            opt->progress(opt->progress_ctx, (size_t)h, (size_t)opt->horizon);
+    }
+    free(rc.want);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *wk = arg;
+    run_shared *sh = wk->sh;
+    int go;
+
+    pthread_mutex_lock(&sh->gate);
+    while (sh->go == 0)
+        pthread_cond_wait(&sh->gate_cv, &sh->gate);
+    go = sh->go;
+    pthread_mutex_unlock(&sh->gate);
+    if (go > 0)
+        run_block(sh, wk->w);
+    return NULL;
+}
+
+static void open_gate(run_shared *sh, int go)
+{
+    pthread_mutex_lock(&sh->gate);
+    sh->go = go;
+    pthread_cond_broadcast(&sh->gate_cv);
+    pthread_mutex_unlock(&sh->gate);
+}
+
+/* Start threads 1..T-1 behind a gate, so a failed pthread_create() can call the run off
+ * before anyone waits at the barrier; worker 0 is the calling thread. */
+static sim_status run_threads(run_shared *sh, sim_error *err)
+{
+    const size_t T = sh->opt->threads;
+    worker *wk = xcalloc(T, sizeof *wk);
+    size_t started = 1;
+    sim_status st = SIM_OK;
+
+    pthread_mutex_init(&sh->gate, NULL);
+    pthread_cond_init(&sh->gate_cv, NULL);
+    pthread_barrier_init(&sh->barrier, NULL, (unsigned)T);
+    for (size_t w = 0; w < T; w++) {
+        wk[w].sh = sh;
+        wk[w].w = w;
+    }
+    for (; started < T; started++)
+        if (pthread_create(&wk[started].tid, NULL, worker_main, &wk[started]) != 0) {
+            st = sim_error_set(err, SIM_EINTERNAL, NULL, 0, "threads",
+                               "could not start thread %zu of %zu", started + 1, T);
+            break;
+        }
+    open_gate(sh, st == SIM_OK ? 1 : -1);
+    if (st == SIM_OK)
+        run_block(sh, 0);
+    for (size_t w = 1; w < started; w++)
+        pthread_join(wk[w].tid, NULL);
+    pthread_barrier_destroy(&sh->barrier);
+    pthread_cond_destroy(&sh->gate_cv);
+    pthread_mutex_destroy(&sh->gate);
+    free(wk);
+    return st;
+}
+
+sim_status engine_run(const engine *e, const engine_options *opt, const engine_sink *sink,
+                      sim_error *err)
+{
+    run_shared sh = { .e = e, .opt = opt, .sink = sink };
+    sim_status st;
+
+    if (opt->n_reps < 1 || opt->n_reps > 100000000 || opt->threads < 1 || opt->threads > 1024
+        || opt->horizon < 1 || opt->horizon > e->horizon)
+        return sim_error_set(err, SIM_EUSAGE, NULL, 0, "options",
+                             "%zu replications, %zu threads, horizon %d (expected at least 1 "
+                             "of each, a horizon up to %d)", opt->n_reps, opt->threads,
+                             opt->horizon, e->horizon);
+    sh.cells = N_CELLS_AN * e->n_slots;
+    sh.x = xcalloc(opt->n_reps * sh.cells, sizeof *sh.x);
+    sh.rng = xcalloc(opt->n_reps, sizeof *sh.rng);
+    sh.g = xcalloc(opt->n_reps, sizeof *sh.g);
+    sh.ws = e->placer.ws_size ? xcalloc(opt->n_reps, e->placer.ws_size) : NULL;
+    for (size_t i = 0; i < opt->n_reps; i++)
+        if ((sh.rng[i] = gsl_rng_alloc(gsl_rng_taus2)) == NULL)
+            abort();                    /* out of memory, as xmalloc would */
+    st = run_threads(&sh, err);
+    for (size_t i = 0; i < opt->n_reps; i++)
+        gsl_rng_free(sh.rng[i]);
+    free(sh.rng);
+    free(sh.g);
+    free(sh.ws);
+    free(sh.x);
+    return st;
+}

@@ -1,0 +1,64 @@
+#!/bin/sh
+# bench.sh - time `sendsim run` on the engine's three benchmark cases (issue 4, `make bench`).
+#
+#   (a) Hackney, 10,000 replications x 15 years, 2 threads   target <= 3 s, <= 512 MB
+#   (b) England,  2,000 replications x 15 years, 2 threads   per rep-year within 3x of (a)
+#   (c) Hackney, 10,000 replications x 15 years, 1 thread    (c)/(a) >= 1.7
+#
+# Wall time and peak RSS come from GNU time (/usr/bin/time -f); when it is missing, wall time
+# from date and no RSS. Usage: tests/bench.sh [SENDSIM_BINARY]   (default ./sendsim)
+set -eu
+
+BIN=${1:-./sendsim}
+HACKNEY=${HACKNEY:-scenarios/hackney/scenario.ini}
+ENGLAND=${ENGLAND:-scenarios/england/scenario.ini}
+OUT=$(mktemp -d "${TMPDIR:-/tmp}/sendsim-bench-XXXXXX")
+trap 'rm -rf "$OUT"' EXIT INT TERM
+
+for f in "$BIN" "$HACKNEY" "$ENGLAND"; do
+    [ -e "$f" ] || { echo "bench: $f not found" >&2; exit 66; }
+done
+
+# run NAME INI REPS THREADS: prints "NAME wall_s rss_kb" on stdout
+run() {
+    name=$1 ini=$2 reps=$3 threads=$4
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -f "%e %M" -o "$OUT/$name.time" \
+            "$BIN" run "$ini" --reps "$reps" --horizon 15 --threads "$threads" --seed 1 \
+            --out "$OUT/$name" --no-charts --quiet
+        read -r wall rss < "$OUT/$name.time"
+    else
+        t0=$(date +%s.%N)
+        "$BIN" run "$ini" --reps "$reps" --horizon 15 --threads "$threads" --seed 1 \
+            --out "$OUT/$name" --no-charts --quiet
+        wall=$(echo "$(date +%s.%N) - $t0" | bc)
+        rss=0
+    fi
+    echo "$name $wall $rss"
+}
+
+A=$(run a "$HACKNEY" 10000 2)
+B=$(run b "$ENGLAND" 2000 2)
+C=$(run c "$HACKNEY" 10000 1)
+
+echo "$A
+$B
+$C" | awk '
+    { wall[$1] = $2; rss[$1] = $3 }
+    END {
+        reps["a"] = 10000; reps["b"] = 2000; reps["c"] = 10000
+        label["a"] = "(a) Hackney 10000 x 15, 2 threads"
+        label["b"] = "(b) England  2000 x 15, 2 threads"
+        label["c"] = "(c) Hackney 10000 x 15, 1 thread "
+        n = split("a b c", k, " ")
+        for (i = 1; i <= n; i++) {
+            c = k[i]
+            printf "%s: %7.2f s  %8.0f reps/s  peak RSS %6.1f MB\n", label[c], wall[c],
+                   reps[c] / wall[c], rss[c] / 1024
+        }
+        ha = wall["a"] / (reps["a"] * 15); en = wall["b"] / (reps["b"] * 15)
+        printf "England cost per replication-year / Hackney: %.2f (target <= 3)\n", en / ha
+        printf "(c)/(a) thread speed-up: %.2f (target >= 1.7)\n", wall["c"] / wall["a"]
+        printf "(a) targets: wall <= 3 s: %s, RSS <= 512 MB: %s\n",
+               wall["a"] <= 3 ? "met" : "NOT met", rss["a"] / 1024 <= 512 ? "met" : "NOT met"
+    }'

@@ -1,0 +1,328 @@
+/* test_engine.c - the Monte Carlo engine against the cohort model's arithmetic. */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "summary.h"
+#include "xalloc.h"
+
+/* A small made-up LA: a few plans at every age, rates with some variety. */
+static scenario *make_scenario(void)
+{
+    scenario *sc = xcalloc(1, sizeof *sc);
+
+    strcpy(sc->name, "engine-test");
+    sc->base_year = 2025;
+    sc->horizon = 10;
+    sc->damping = 0.9;
+    sc->incidence_multiplier = 1.0;
+    for (int a = 0; a < SIM_N_AGES; a++) {
+        sc->caseload[a][NEED_ASD][a < 4 ? SET_EY : a < 16 ? SET_MS : SET_FE] = 7 + a % 5;
+        sc->caseload[a][NEED_SEMH][a < 16 ? SET_SS : SET_SPI] = 3 + a % 3;
+        sc->caseload[a][NEED_SLCN][SET_UNK] = a % 2;
+    }
+    return sc;
+}
+
+static void make_fit(fit *f)
+{
+    memset(f, 0, sizeof *f);
+    f->base_year = 2025;
+    for (int a = 0; a < SIM_N_AGES; a++) {
+        f->joiners[a] = a < 20 ? 2.5 + 0.3 * (a % 7) : 0.4;
+        f->pi[a][NEED_ASD] = 0.55;
+        f->pi[a][NEED_SEMH] = 0.3;
+        f->pi[a][NEED_SLCN] = 0.15;
+        f->cease[a] = a == SIM_MAX_AGE ? 1.0 : 0.04 + 0.01 * (a % 4) + (a >= 16 ? 0.12 : 0.0);
+        f->transfer[a] = a % 3 == 0 ? 0.03 : a % 3 == 1 ? -0.02 : 0.0;
+    }
+}
+
+/* Totals by age for each replication and year: tot[(h * n_reps + rep) * SIM_N_AGES + a]. */
+typedef struct by_age {
+    size_t   n_reps;
+    int64_t *tot;
+    int      flows_ok;
+} by_age;
+
+static void age_rep_year(void *ctx, const engine_view *v)
+{
+    by_age *b = ctx;
+    int64_t *row = b->tot + ((size_t)v->h * b->n_reps + v->rep) * SIM_N_AGES;
+    const int64_t *prev = b->tot + ((size_t)(v->h - 1) * b->n_reps + v->rep) * SIM_N_AGES;
+    const engine_flows *fl = v->flows;
+
+    for (int a = 0; a < SIM_N_AGES; a++) {
+        row[a] = 0;
+        for (size_t c = 0; c < SIM_N_NEEDS * v->n_slots; c++)
+            row[a] += v->x[(size_t)a * SIM_N_NEEDS * v->n_slots + c];
+    }
+    /* conservation: p'[a] = p[a-1] - leavers[a-1] - out[a] + joiners[a] + in[a] */
+    for (int a = 0; a < SIM_N_AGES; a++) {
+        int64_t from = a == 0 ? 0 : fl->plans_before[a - 1] - fl->leavers[a - 1];
+        if (fl->plans_before[a] != prev[a]
+            || row[a] != from - fl->transfers_out[a] + fl->joiners[a] + fl->transfers_in[a])
+            b->flows_ok = 0;
+    }
+    if (fl->leavers[SIM_MAX_AGE] != fl->plans_before[SIM_MAX_AGE])
+        b->flows_ok = 0;
+}
+
+static by_age run_by_age(const scenario *sc, const fit *f, size_t reps, int horizon,
+                         size_t threads)
+{
+    engine *e = NULL;
+    by_age b = { .n_reps = reps, .flows_ok = 1 };
+    engine_sink sink = { .ctx = &b, .rep_year = age_rep_year };
+    engine_options opt = { .n_reps = reps, .seed = 20251122UL, .threads = threads,
+                           .horizon = horizon };
+    sim_error err;
+
+    b.tot = xcalloc(((size_t)horizon + 1) * reps * SIM_N_AGES, sizeof *b.tot);
+    for (size_t r = 0; r < reps; r++)
+        for (int a = 0; a < SIM_N_AGES; a++)
+            for (int n = 0; n < SIM_N_NEEDS; n++)
+                for (int s = 0; s < SIM_N_SETTINGS; s++)
+                    b.tot[r * SIM_N_AGES + (size_t)a] += (int64_t)sc->caseload[a][n][s];
+    cr_assert(eq(int, engine_prepare(sc, f, NULL, horizon, &e, &err), SIM_OK), "%s", err.msg);
+    cr_assert(eq(int, engine_run(e, &opt, &sink, &err), SIM_OK), "%s", err.msg);
+    engine_free(e);
+    return b;
+}
+
+Test(engine, mean_caseload_by_age_matches_the_cohort_recurrence_within_five_se)
+{
+    enum { R = 3000, H = 10 };
+    scenario *sc = make_scenario();
+    fit f;
+    double expect[SIM_N_AGES], next[SIM_N_AGES];
+    by_age b;
+
+    make_fit(&f);
+    b = run_by_age(sc, &f, R, H, 2);
+    for (int a = 0; a < SIM_N_AGES; a++) {
+        expect[a] = 0.0;
+        for (int n = 0; n < SIM_N_NEEDS; n++)
+            for (int s = 0; s < SIM_N_SETTINGS; s++)
+                expect[a] += sc->caseload[a][n][s];
+    }
+    for (int h = 1; h <= H; h++) {
+        for (int a = 0; a < SIM_N_AGES; a++) {
+            double in = a == 0 ? 0.0 : expect[a - 1] * (1.0 - f.cease[a - 1])
+                                       * (1.0 - fmax(0.0, -f.transfer[a]));
+            next[a] = in * (1.0 + fmax(0.0, f.transfer[a])) + f.joiners[a];
+        }
+        memcpy(expect, next, sizeof expect);
+        if (h != 1 && h != 5 && h != 10)
+            continue;
+        for (int a = 0; a < SIM_N_AGES; a++) {
+            double s = 0.0, ss = 0.0, mean, se;
+            for (size_t r = 0; r < R; r++) {
+                double v = (double)b.tot[((size_t)h * R + r) * SIM_N_AGES + (size_t)a];
+                s += v;
+                ss += v * v;
+            }
+            mean = s / R;
+            se = sqrt(fmax(ss / R - mean * mean, 1e-12) / R);
+            cr_expect(fabs(mean - expect[a]) <= 5.0 * se + 1e-9,
+                      "h %d age %d: mean %.4f, expected %.4f (se %.4f)", h, a, mean,
+                      expect[a], se);
+        }
+    }
+    free(b.tot);
+    free(sc);
+}
+
+Test(engine, every_replication_conserves_plans_by_age)
+{
+    scenario *sc = make_scenario();
+    fit f;
+    by_age b;
+
+    make_fit(&f);
+    f.growth = 0.061;
+    f.growth_se = 0.02;
+    f.overdispersion = 0.037;
+    b = run_by_age(sc, &f, 300, 12, 3);
+    cr_expect(b.flows_ok != 0, "a replication-year broke p' = p - leavers - out + joiners + in");
+    free(b.tot);
+    free(sc);
+}
+
+/* Run through the summary sink and return its bands of the grand total, [horizon + 1]. */
+static void total_bands(const fit *f, unsigned long seed, size_t threads, size_t reps,
+                        int horizon, summary_band *out)
+{
+    scenario *sc = make_scenario();
+    engine *e = NULL;
+    summary *s = summary_alloc(sc, reps, horizon, threads);
+    engine_sink sink = summary_sink(s);
+    engine_options opt = { .n_reps = reps, .seed = seed, .threads = threads, .horizon = horizon };
+    size_t all = summary_series(SUMMARY_ALL_PHASE, SUMMARY_ALL_NEED, SUMMARY_ALL_SETTING);
+    sim_error err;
+
+    cr_assert(eq(int, engine_prepare(sc, f, NULL, horizon, &e, &err), SIM_OK));
+    cr_assert(eq(int, engine_run(e, &opt, &sink, &err), SIM_OK));
+    for (int h = 0; h <= horizon; h++)
+        out[h] = *summary_get(s, h, all);
+    engine_free(e);
+    summary_free(s);
+    free(sc);
+}
+
+Test(engine, thread_count_does_not_change_any_band_and_the_seed_does)
+{
+    fit f;
+    summary_band one[9], three[9], other[9];
+
+    make_fit(&f);
+    f.growth = 0.05;
+    f.growth_se = 0.03;
+    f.overdispersion = 0.02;
+    total_bands(&f, 7, 1, 401, 8, one);
+    total_bands(&f, 7, 3, 401, 8, three);
+    total_bands(&f, 8, 2, 401, 8, other);
+    cr_expect(memcmp(one, three, sizeof one) == 0);
+    cr_expect(memcmp(one + 1, other + 1, sizeof one - sizeof one[0]) != 0);
+    cr_expect(eq(dbl, one[0].q[4], three[0].q[4]));
+}
+
+Test(engine, larger_growth_uncertainty_widens_the_band)
+{
+    fit f;
+    summary_band narrow[11], wide[11];
+
+    make_fit(&f);
+    f.growth = 0.07;
+    f.growth_se = 0.005;
+    total_bands(&f, 11, 2, 1000, 10, narrow);
+    f.growth_se = 0.08;
+    total_bands(&f, 11, 2, 1000, 10, wide);
+    cr_expect(gt(dbl, wide[10].q[8] - wide[10].q[0], 1.5 * (narrow[10].q[8] - narrow[10].q[0])),
+              "wide %g vs narrow %g", wide[10].q[8] - wide[10].q[0],
+              narrow[10].q[8] - narrow[10].q[0]);
+}
+
+Test(engine, settings_rule_table_reassigns_at_phase_entry_only)
+{
+    cr_expect(eq(int, engine_setting_keeps(SET_EY, 3), 1));
+    cr_expect(eq(int, engine_setting_keeps(SET_EY, 4), 0));
+    cr_expect(eq(int, engine_setting_keeps(SET_SS, 11), 1));
+    cr_expect(eq(int, engine_setting_keeps(SET_MS, 17), 1));
+    cr_expect(eq(int, engine_setting_keeps(SET_MS, 16), 0));
+    cr_expect(eq(int, engine_setting_keeps(SET_SS, 16), 0));
+    cr_expect(eq(int, engine_setting_keeps(SET_FE, 19), 1));
+    cr_expect(eq(int, engine_setting_keeps(SET_SS, 19), 0));
+    cr_expect(eq(int, engine_setting_keeps(SET_ELS, 16), 1));
+    cr_expect(eq(int, engine_setting_keeps(SET_UNK, 7), 0));
+}
+
+Test(engine, base_year_mix_is_the_preference_when_none_is_given)
+{
+    scenario *sc = make_scenario();
+    fit f;
+    engine *e = NULL;
+    double share[SIM_N_SETTINGS];
+    sim_error err;
+
+    make_fit(&f);
+    cr_assert(eq(int, engine_prepare(sc, &f, NULL, 3, &e, &err), SIM_OK));
+    engine_preference(e, PHASE_SEC, NEED_SEMH, share);
+    cr_expect(epsilon_eq(dbl, share[SET_SS], 1.0, 1e-12));
+    engine_preference(e, PHASE_P16, NEED_HI, share);   /* no HI plans: the phase mix */
+    cr_expect(gt(dbl, share[SET_FE], 0.0));
+    cr_expect(gt(dbl, share[SET_SPI], 0.0));
+    cr_expect(epsilon_eq(dbl, share[SET_FE] + share[SET_SPI] + share[SET_UNK], 1.0, 1e-12));
+    engine_free(e);
+    sc->has_preferences = 1;
+    sc->pref[PHASE_SEC][NEED_SEMH][SET_RP] = 2.0;
+    sc->pref[PHASE_SEC][NEED_SEMH][SET_IS] = 2.0;
+    cr_assert(eq(int, engine_prepare(sc, &f, NULL, 3, &e, &err), SIM_OK));
+    engine_preference(e, PHASE_SEC, NEED_SEMH, share);
+    cr_expect(epsilon_eq(dbl, share[SET_RP], 0.5, 1e-12));
+    engine_free(e);
+    free(sc);
+}
+
+Test(engine, rejects_rates_out_of_range_before_drawing)
+{
+    scenario *sc = make_scenario();
+    fit f;
+    engine *e = NULL;
+    sim_error err;
+
+    make_fit(&f);
+    f.cease[4] = 1.2;
+    cr_expect(eq(int, engine_prepare(sc, &f, NULL, 3, &e, &err), SIM_EDATA));
+    cr_expect(strstr(err.msg, "age 4") != NULL, "%s", err.msg);
+    make_fit(&f);
+    f.pi[9][NEED_ASD] = 0.9;
+    cr_expect(eq(int, engine_prepare(sc, &f, NULL, 3, &e, &err), SIM_EDATA));
+    make_fit(&f);
+    sc->caseload[3][0][0] = 2.5;
+    cr_expect(eq(int, engine_prepare(sc, &f, NULL, 3, &e, &err), SIM_EDATA));
+    cr_expect(eq(ptr, e, NULL));
+    free(sc);
+}
+
+/* A placer that puts every pupil into one extra slot counted as SS (ages 0-25). */
+static void all_to_extra(void *ctx, void *ws, int year, int32_t *want, int32_t *x,
+                         size_t n_slots)
+{
+    (void)ctx;
+    (void)year;
+    ++*(int *)ws;
+    for (size_t c = 0; c < (size_t)SIM_N_AGES * SIM_N_NEEDS; c++)
+        for (int s = 0; s < SIM_N_SETTINGS; s++)
+            x[c * n_slots + SIM_N_SETTINGS] += want[c * SIM_N_SETTINGS + (size_t)s];
+}
+
+typedef struct extra_check { int ok; } extra_check;
+
+static void check_extra(void *ctx, const engine_view *v)
+{
+    extra_check *c = ctx;
+    int64_t in_extra = 0;
+
+    for (size_t c2 = 0; c2 < (size_t)SIM_N_AGES * SIM_N_NEEDS; c2++)
+        for (size_t s = 0; s < v->n_slots; s++)
+            if (s < SIM_N_SETTINGS && v->x[c2 * v->n_slots + s] != 0)
+                c->ok = 0;
+            else if (s == SIM_N_SETTINGS)
+                in_extra += v->x[c2 * v->n_slots + s];
+    if (in_extra == 0 || *(int *)v->ws != v->h + 1 || v->slot_setting[SIM_N_SETTINGS] != SET_SS)
+        c->ok = 0;
+}
+
+Test(engine, a_placer_hook_receives_every_pupil_to_place)
+{
+    scenario *sc = make_scenario();
+    fit f;
+    engine *e = NULL;
+    engine_slot slot = { SET_SS, 0, 25 };
+    engine_placer pl = { .extra = &slot, .n_extra = 1, .ws_size = sizeof(int),
+                         .place = all_to_extra };
+    extra_check chk = { 1 };
+    engine_sink sink = { .ctx = &chk, .rep_year = check_extra };
+    engine_options opt = { .n_reps = 20, .seed = 3, .threads = 2, .horizon = 5 };
+    sim_error err;
+
+    make_fit(&f);
+    cr_assert(eq(int, engine_prepare(sc, &f, &pl, 5, &e, &err), SIM_OK));
+    cr_expect(eq(sz, engine_slots(e), SIM_N_SETTINGS + 1));
+    cr_assert(eq(int, engine_run(e, &opt, &sink, &err), SIM_OK));
+    cr_expect(chk.ok != 0, "a pupil stayed outside the placer's slot or place() was not called yearly");
+    engine_free(e);
+    free(sc);
+}
+
+Test(engine, replication_seeds_are_distinct_and_depend_on_the_seed)
+{
+    cr_expect(ne(u64, engine_rep_seed(1, 0), engine_rep_seed(1, 1)));
+    cr_expect(ne(u64, engine_rep_seed(1, 0), engine_rep_seed(2, 0)));
+    cr_expect(eq(u64, engine_rep_seed(99, 12345), engine_rep_seed(99, 12345)));
+}
