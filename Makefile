@@ -66,7 +66,7 @@ run: deps
 
 test: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BUILD)/run_tests
-	./$(BUILD)/run_tests
+	SENDSIM_BIN=./$(BIN) ./$(BUILD)/run_tests
 
 # The test suite and the binary under AddressSanitizer and UBSan, in their own build dir.
 # LeakSanitizer also flags Criterion's own allocations, so leaks are checked on the binary.

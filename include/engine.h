@@ -15,7 +15,9 @@
  *              (engine_setting_keeps() for settings, the placer's table for provisions);
  *              the others join the age's "to place" pool;
  *   joiners    Poisson(shock * mean) per (age, need), one Gamma shock per replication-year;
- *   transfers  Poisson(transfer[a] * survivors) per (age, need) when transfer[a] > 0;
+ *   transfers  Poisson(transfer[a] * survivors) per (age, need) when transfer[a] > 0; being
+ *              independent Poissons, joiners and transfers in of an (age, need) are drawn
+ *              as one Poisson of the summed mean;
  *   placement  pool + joiners + transfers in are split over settings by one multinomial per
  *              (age, need) with the preference row of (phase, need), then handed to the
  *              placer's place() hook (default: into the setting slot itself).
@@ -50,6 +52,8 @@ typedef struct engine_slot {
  *   p'[a] = p[a - 1] - leavers[a - 1] - transfers_out[a] + joiners[a] + transfers_in[a]
  * (for a = 0 only joiners and transfers in), and every plan aged 25 leaves. */
 typedef struct engine_flows {
+    /* joiners and transfers_in of an age are its arrivals split by one binomial with the
+     * ratio of their means, which gives them exactly the model's distribution by age */
     int64_t plans_before[SIM_N_AGES];    /* p[a], January t */
     int64_t leavers[SIM_N_AGES];         /* ceased plans, by age in January t */
     int64_t transfers_out[SIM_N_AGES];   /* by age after ageing */

@@ -38,11 +38,15 @@
  *   pattern of cohort change where caseloads have single ages (else flat); else (2) a 0-25
  *   ceased total, spread by the age pattern of cohort change; else (3) cohort change alone:
  *   caseload(a + 1, C + 1) - joiners(a + 1) survive from caseload(a, C).
- * - transfer: the residual of the latest caseload pair (C, C + 1) with new plans in C, after
- *   joiners and fitted leavers, per surviving plan, on the caseload rows published for C
- *   merged up to DfE's bands (0-4, 5-10, 11-15, 16-19, 20-25 in January C; the total when
- *   only that is published) and to at least 30 survivors; so the deterministic model
- *   reproduces January C + 1 on those groups, shifted a year older (ages 0-5, 6-11, ...).
+ * - transfer: the residual of caseload change after joiners and fitted leavers, per surviving
+ *   plan, pooled over the latest 3 caseload pairs (C, C + 1) with new plans in C (within 5
+ *   years), on the caseload rows published for the latest C merged up to DfE's bands (0-4,
+ *   5-10, 11-15, 16-19, 20-25 in January C; the total when only that is published) and to at
+ *   least 30 survivors. The deterministic model so reproduces the pooled years' caseload
+ *   changes in sum on those groups, shifted a year older (ages 0-5, 6-11, ...): exactly
+ *   January C + 1 when only one pair is published. One year alone swings with each year's
+ *   reporting (fit-notes.md). A net inflow is capped at +0.10 per surviving plan a year: a
+ *   rate compounds over the projection, and larger inflows were one-offs (backtest-notes.md).
  * - growth: gsl_multifit_wlinear of log(new plans [/ population 0-25]) on year, weights =
  *   counts (the Poisson variance of a log count), over the new-plan totals of the
  *   trend_window calendar years ending at the latest; years whose rows do not cover 0-25, or
@@ -83,6 +87,9 @@ typedef struct fit {
                                              window (0 with fewer than 3 years): the size of a
                                              persistent per-replication transfer-rate draw,
                                              should the engine add one (fit-notes.md) */
+    int    exit_years;                    /* how many yearly rates exit_sd rests on (0 when
+                                             none): a draw scaled by exit_sd is Student-t
+                                             with exit_years - 1 degrees of freedom */
     char   sources[4096];                 /* plain-text lines: which published figures each
                                              rate came from, for run.txt */
 } fit;

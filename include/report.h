@@ -32,6 +32,7 @@ typedef struct report_run {
     size_t        threads;
     int           horizon;
     double        wall_seconds;
+    const char   *notes;            /* extra lines for run.txt (allocation), or NULL */
 } report_run;
 
 /* Write demand.csv to `out` (the rows described above). Returns SIM_OK or SIM_EIO. */

@@ -5,23 +5,52 @@
  * then the sink summarises that year across replications. Only one year of roll-ups is ever
  * held, which is what keeps 10,000 replications in memory; each replication has its own
  * taus2 generator, so the thread count cannot change a draw. */
+#define _DEFAULT_SOURCE 1           /* MADV_HUGEPAGE in <sys/mman.h> (Linux only, guarded) */
 #include "engine.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
 #include "xalloc.h"
 
+/* Zeroed memory for the large per-replication arrays, asking Linux for transparent huge
+ * pages where it offers them: 10,000 replications' states are some 150 MB, tens of thousands
+ * of first-touch faults with 4 KB pages. Free with free(). */
+static void *zalloc_huge(size_t n)
+{
+    enum { HUGE_PAGE = 2 << 20 };
+    void *p = NULL;
+
+    if (n < 4 * (size_t)HUGE_PAGE)
+        return xcalloc(n ? n : 1, 1);
+    if (posix_memalign(&p, HUGE_PAGE, n) != 0)
+        return xcalloc(n, 1);
+#ifdef MADV_HUGEPAGE
+    madvise(p, n, MADV_HUGEPAGE);     /* advice only: failure leaves normal pages */
+#endif
+    memset(p, 0, n);
+    return p;
+}
+
 enum { N_CELLS_AN = SIM_N_AGES * SIM_N_NEEDS, MAX_HORIZON = 200 };
 
 /* Binomials with a mean below INV_MAX_MEAN use inversion; removal draws on cells below
  * POW_TABLE plans take (1 - p)^n from a table. */
 enum { INV_MAX_MEAN = 14, POW_TABLE = 256, CDF_TABLE = 40 };
+
+/* Poisson means below this use inversion. */
+enum { POISSON_INV = 12 };
+
+/* A Poisson mean per (age, need) and year above this is capped. England's largest is about
+ * 10^4; only an absurd growth draw over a long undamped horizon reaches the cap, which keeps
+ * every count far inside int32 (and GSL's unsigned draws meaningful). */
+#define MAX_MEAN 1e6
 
 /* Multinomials of at most this many pupils are drawn as that many categorical draws. */
 enum { SMALL_TOTAL = 8 };
@@ -497,9 +526,26 @@ static unsigned draw_removal(const engine *e, const gsl_rng *r, int a, int32_t n
     return e->rflip[a] ? (unsigned)n - x : x;
 }
 
+/* Poisson(mu): inversion with one uniform below POISSON_INV (GSL's small-mean method takes
+ * mu + 1 uniforms), GSL's otherwise. */
 static int32_t draw_poisson(const gsl_rng *r, double mu)
 {
-    return mu > 0.0 ? (int32_t)gsl_ran_poisson(r, mu) : 0;
+    double u, f, cdf;
+    int32_t x = 0;
+
+    if (!(mu > 0.0))
+        return 0;
+    if (mu >= POISSON_INV)
+        return (int32_t)gsl_ran_poisson(r, fmin(mu, MAX_MEAN));
+    u = gsl_rng_uniform(r);
+    f = exp(-mu);
+    cdf = f;
+    while (u >= cdf && x < 1000) {   /* the cap only guards against rounding at cdf ~ 1 */
+        x++;
+        f *= mu / x;
+        cdf += f;
+    }
+    return x;
 }
 
 /* Split `total` pupils of age a and need n over their phase's preference row; add them to the
@@ -582,13 +628,16 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
     const double tin = e->tin[na];
     const unsigned char *keep = e->keep + na;
     int64_t before = 0, removed = 0;
+    int32_t arrivals = 0;
+    double sum_j = 0.0, sum_t = 0.0;
     engine_flows *fl = &rc->flows;
 
     for (int n = 0; n < SIM_N_NEEDS; n++) {
         int32_t *src = rc->x + (size_t)(a * SIM_N_NEEDS + n) * S;
         int32_t *dst = rc->x + (size_t)(na * SIM_N_NEEDS + n) * S;
         row_count cnt = { 0, 0, 0, 0, 0 };
-        int32_t tin_n, j, total;
+        int32_t arrived, total;
+        double mu_j, mu_t;
         if (S <= 64) {
             /* visit occupied cells only: a branch-free occupancy mask, then its set bits
              * (testing every cell mispredicted on the sparse rows of a small LA) */
@@ -608,18 +657,25 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
         remove_leaving(rc, a, &cnt);
         before += cnt.before;
         removed += cnt.removed;
-        tin_n = cnt.aged > 0 ? draw_poisson(rc->r, tin * cnt.aged) : 0;
-        j = draw_poisson(rc->r, mean[na * SIM_N_NEEDS + n] * jscale);
-        fl->transfers_in[na] += tin_n;
-        fl->joiners[na] += j;
+        /* joiners and transfers in are independent Poissons: draw their sum once */
+        mu_j = mean[na * SIM_N_NEEDS + n] * jscale;
+        mu_t = tin * cnt.aged;
+        arrived = draw_poisson(rc->r, mu_j + mu_t);
+        sum_j += mu_j;
+        sum_t += mu_t;
+        arrivals += arrived;
         fl->replaced[na] += cnt.pool;
-        total = cnt.pool + tin_n + j;
+        total = cnt.pool + arrived;
         if (total > 0)
             place_row(rc, na, n, total, dst);
     }
     fl->plans_before[a] = before;
     fl->leavers[a] = draw_binomial(rc->r, e->leave_share[a], (int32_t)removed);
     fl->transfers_out[na] = removed - fl->leavers[a];
+    /* the age's arrivals split into its two Poissons: exact for the flows by age */
+    fl->joiners[na] = sum_t > 0.0
+        ? (int64_t)draw_binomial(rc->r, sum_j / (sum_j + sum_t), arrivals) : arrivals;
+    fl->transfers_in[na] = arrivals - fl->joiners[na];
 }
 
 static void step(rep_ctx *rc, int h)
@@ -822,7 +878,7 @@ sim_status engine_run(const engine *e, const engine_options *opt, const engine_s
                              "of each, a horizon up to %d)", opt->n_reps, opt->threads,
                              opt->horizon, e->horizon);
     sh.cells = N_CELLS_AN * e->n_slots;
-    sh.x = xcalloc(opt->n_reps * sh.cells, sizeof *sh.x);
+    sh.x = zalloc_huge(opt->n_reps * sh.cells * sizeof *sh.x);
     sh.rng = xcalloc(opt->n_reps, sizeof *sh.rng);
     sh.g = xcalloc(opt->n_reps, sizeof *sh.g);
     sh.ws = e->placer.ws_size ? xcalloc(opt->n_reps, e->placer.ws_size) : NULL;

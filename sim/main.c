@@ -14,11 +14,14 @@
 
 #include <gsl/gsl_errno.h>
 
+#include "allocate.h"
 #include "backtest.h"
+#include "chart.h"
 #include "engine.h"
 #include "fit.h"
 #include "import.h"
 #include "report.h"
+#include "report_alloc.h"
 #include "summary.h"
 #include "scenario.h"
 #include "status.h"
@@ -346,6 +349,7 @@ typedef struct run_args {
     const char   *ini, *out;
     unsigned long reps, seed, threads, horizon;
     int           has_reps, has_seed, has_horizon, quiet;
+    int           no_charts, no_alloc, no_waves;  /* the last two hidden, for `make bench` */
 } run_args;
 
 /* A whole decimal number in [lo, hi], nothing else; 1 if it is one. */
@@ -380,6 +384,12 @@ static int run_parse(int argc, char **argv, run_args *a)
         size_t k;
         if (strcmp(o, "--quiet") == 0 || strcmp(o, "--no-charts") == 0) {
             a->quiet |= o[2] == 'q';
+            a->no_charts |= o[2] == 'n';
+            continue;
+        }
+        if (strcmp(o, "--no-alloc") == 0 || strcmp(o, "--no-waves") == 0) {
+            a->no_alloc |= o[5] == 'a';
+            a->no_waves |= o[5] == 'w';
             continue;
         }
         if (strcmp(o, "--out") == 0) {
@@ -426,34 +436,38 @@ static void run_progress(void *ctx, size_t done, size_t total)
         fputc('\n', stderr);
 }
 
-/* output/NAME: the scenario's name when it is a plain file name, else its directory's. */
-static void run_out_dir(const run_args *a, const scenario *sc, char *buf, size_t n)
+/* 1 if `s` is usable as a directory name: letters, digits, '-', '_', '.', not "." or "..". */
+static int plain_name(const char *s)
 {
-    const char *name = sc->name;
-    char dir[512];
-    int plain = name[0] != '\0' && name[0] != '.';
-
-    for (const char *c = name; *c; c++)
+    if (s[0] == '\0' || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return 0;
+    for (const char *c = s; *c; c++)
         if (!(*c == '-' || *c == '_' || *c == '.' || (*c >= '0' && *c <= '9')
               || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')))
-            plain = 0;
+            return 0;
+    return 1;
+}
+
+/* output/NAME, NAME as in DESIGN.md's scenarios/NAME/scenario.ini: the scenario directory's
+ * name; else the INI's [scenario] name when it is a plain name; else "scenario". */
+static void run_out_dir(const run_args *a, const scenario *sc, char *buf, size_t n)
+{
+    char dir[512], *slash;
+    const char *name = NULL;
+
     if (a->out) {
         snprintf(buf, n, "%s", a->out);
         return;
     }
-    if (!plain) {
-        char *slash;
-        snprintf(dir, sizeof dir, "%s", a->ini);
-        slash = strrchr(dir, '/');
-        if (slash)
-            *slash = '\0';
-        else
-            snprintf(dir, sizeof dir, ".");
+    snprintf(dir, sizeof dir, "%s", a->ini);
+    slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
         slash = strrchr(dir, '/');
         name = slash ? slash + 1 : dir;
-        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || name[0] == '\0')
-            name = "scenario";
     }
+    if (name == NULL || !plain_name(name))
+        name = plain_name(sc->name) ? sc->name : "scenario";
     snprintf(buf, n, "output/%s", name);
 }
 
@@ -489,21 +503,72 @@ static sim_status run_fits_memory(const run_args *a, const scenario *sc, const e
     return SIM_OK;
 }
 
-/* The pipeline after loading: fit, engine, summary, report. */
+/* Replications used for each re-run of the wave analysis (a full run per candidate date). */
+enum { RUN_WAVE_REPS = 1000 };
+
+/* The allocation after the main run: what each wave buys and its latest safe opening, with a
+ * note for run.txt saying how it was computed. */
+static sim_status run_waves(const run_args *a, const scenario *sc, const fit *f,
+                            alloc_wave_row **rows, size_t *n, char *note, size_t note_n,
+                            sim_error *err)
+{
+    alloc_run_options o = { (size_t)sc->replications, a->threads, sc->seed, sc->horizon };
+    sim_status st;
+
+    if (o.n_reps > RUN_WAVE_REPS)
+        o.n_reps = RUN_WAVE_REPS;
+    st = alloc_waves(sc, f, &o, rows, n, err);
+    snprintf(note, note_n, "allocation: provisions %zu, waves %zu; waves.csv from re-runs of "
+             "%zu replications (same seed) per wave and candidate opening year\n",
+             sc->n_provisions, sc->n_waves, o.n_reps);
+    return st;
+}
+
+/* The briefing pack from the CSVs just written; any failure is an I/O error (exit 74). */
+static sim_status run_charts(const scenario *sc, const char *dir, sim_error *err)
+{
+    char la[192], source[160];
+    chart_meta meta = { 0 };
+    sim_status st;
+
+    snprintf(la, sizeof la, "%s (%s)", sc->name, sc->la_code);
+    snprintf(source, sizeof source, "DfE SEN2 %d%s", sc->base_year,
+             sc->pop ? ", ONS subnational population projections" : "");
+    meta.scenario = sc->name;
+    meta.la = la;
+    meta.base_year = sc->base_year;
+    meta.replications = sc->replications;
+    meta.seed = sc->seed;
+    meta.source = source;
+    meta.risk_target = sc->risk_target;
+    st = chart_pack(dir, &meta, err);
+    return st == SIM_OK ? SIM_OK : SIM_EIO;
+}
+
+/* The pipeline after loading: fit, engine (+ allocation), summary, report, charts. */
 static sim_status run_pipeline(const run_args *a, scenario *sc, int argc, char **argv,
                                double t0, sim_error *err)
 {
     fit *f = calloc(1, sizeof *f);
     engine *e = NULL;
     summary *sm = NULL;
-    char cmd[2048], dir[1024];
+    alloc *al = NULL;
+    alloc_result *ar = NULL;
+    alloc_wave_row *waves = NULL;
+    size_t n_waves = 0;
+    engine_placer pl;
+    char cmd[2048], dir[1024], note[512] = "";
     sim_status st;
 
     if (f == NULL)
         return SIM_EINTERNAL;
     st = fit_scenario(sc, f, err);
+    if (st == SIM_OK && sc->n_provisions > 0 && !a->no_alloc)
+        st = alloc_prepare(sc, sc->horizon, &al, err);
+    if (st == SIM_OK && al)
+        pl = alloc_placer(al);
     if (st == SIM_OK)
-        st = engine_prepare(sc, f, NULL, sc->horizon, &e, err);
+        st = engine_prepare(sc, f, al ? &pl : NULL, sc->horizon, &e, err);
     if (st == SIM_OK)
         st = run_fits_memory(a, sc, e, err);
     if (st == SIM_OK) {
@@ -514,20 +579,37 @@ static sim_status run_pipeline(const run_args *a, scenario *sc, int argc, char *
             opt.progress = run_progress;
         sm = summary_alloc(sc, opt.n_reps, sc->horizon, opt.threads);
         sink = summary_sink(sm);
+        if (al) {                       /* one run feeds both: allocation passes calls on */
+            ar = alloc_result_new(al, opt.n_reps, sc->horizon, opt.threads);
+            sink = alloc_sink(ar, &sink);
+        }
         st = engine_run(e, &opt, &sink, err);
     }
+    if (st == SIM_OK && al && sc->n_waves > 0 && !a->no_waves)
+        st = run_waves(a, sc, f, &waves, &n_waves, note, sizeof note, err);
     if (st == SIM_OK) {
         report_run run = { cmd, sc->seed, (size_t)sc->replications, a->threads, sc->horizon,
-                           0.0 };
+                           0.0, note };
         join_args(argc, argv, cmd, sizeof cmd);
         run_out_dir(a, sc, dir, sizeof dir);
         run.wall_seconds = seconds_now() - t0;
         st = report_write(dir, sc, f, sm, &run, err);
+        if (st == SIM_OK && ar)
+            st = report_alloc_write(dir, sc, ar, waves ? waves : NULL, n_waves, err);
         if (st == SIM_OK && !a->quiet)
-            fprintf(stderr, "sendsim: wrote %s/demand.csv and %s/run.txt\n", dir, dir);
+            fprintf(stderr, "sendsim: wrote %s/demand.csv%s and %s/run.txt\n", dir,
+                    ar ? ", shortfall.csv, provision.csv, cost.csv" : "", dir);
     }
+    if (st == SIM_OK && !a->no_charts) {
+        st = run_charts(sc, dir, err);
+        if (st == SIM_OK && !a->quiet)
+            fprintf(stderr, "sendsim: wrote the charts and %s/briefing.pdf\n", dir);
+    }
+    free(waves);
+    alloc_result_free(ar);
     summary_free(sm);
     engine_free(e);
+    alloc_free(al);
     free(f);
     return st;
 }

@@ -141,6 +141,9 @@ sim_status report_run_txt(FILE *out, const scenario *sc, const fit *f, const rep
     fprintf(out, "horizon: %d\nseed: %lu\nreplications: %zu\nthreads: %zu\n", run->horizon,
             run->seed, run->reps, run->threads);
     fprintf(out, "rng: GSL taus2, replication i seeded from (seed, i)\n");
+    fprintf(out, "placement: %s; settings kept within a phase, re-chosen at 4, 11, 16, 19 as "
+            "engine.h describes\n", sc->has_preferences ? "preferences.csv"
+            : "base-year mix of each phase and need");
     fprintf(out, "wall time: %.3f s\n", run->wall_seconds);
     fprintf(out, "\ninputs (CRC-32):\n");
     for (size_t i = 0; i < sc->n_files; i++)
@@ -156,6 +159,9 @@ sim_status report_run_txt(FILE *out, const scenario *sc, const fit *f, const rep
     for (int a = 0; a < SIM_N_AGES; a++)
         fprintf(out, "  %3d %8.2f %6.4f %9.4f\n", a, f->joiners[a], f->cease[a],
                 f->transfer[a]);
+    if (run->notes && run->notes[0])
+        fprintf(out, "\n%s%s", run->notes,
+                run->notes[strlen(run->notes) - 1] == '\n' ? "" : "\n");
     fprintf(out, "\nsources:\n%s", f->sources);
     if (f->sources[0] && f->sources[strlen(f->sources) - 1] != '\n')
         fputc('\n', out);

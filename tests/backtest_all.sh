@@ -3,7 +3,7 @@
 # pooled tables and check issue 7's criteria. A script, not part of `make test` (about a minute).
 #
 #   tests/backtest_all.sh [--bin ./sendsim] [--data ../shared/data] [--origins 2016:2022]
-#                         [--horizon 3] [--reps 2000] [--keep DIR] [LA ...]
+#                         [--horizon 3] [--reps 2000] [--seed 1] [--keep DIR] [LA ...]
 #
 # With no LA codes it backtests every LA found in the 2022 release's caseload file. Pooled
 # figures are computed from every LA's points (backtest_points.csv), not averaged from the
@@ -16,6 +16,7 @@ DATA=../shared/data
 ORIGINS=2016:2022
 HORIZON=3
 REPS=2000
+SEED=1
 KEEP=
 LAS=()
 while [ $# -gt 0 ]; do
@@ -25,6 +26,7 @@ while [ $# -gt 0 ]; do
     --origins) ORIGINS=$2; shift 2 ;;
     --horizon) HORIZON=$2; shift 2 ;;
     --reps) REPS=$2; shift 2 ;;
+    --seed) SEED=$2; shift 2 ;;
     --keep) KEEP=$2; shift 2 ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     -*) echo "backtest_all.sh: unknown option $1" >&2; exit 64 ;;
@@ -62,7 +64,7 @@ for la in "${LAS[@]}"; do
     fi
     ini=$(ls "$WORK/$la"/*.ini | head -1)
     if ! "$BIN" backtest "$ini" --origins "$ORIGINS" --horizon "$HORIZON" --reps "$REPS" \
-            --out "$WORK/$la/backtest" >"$WORK/$la.backtest.log" 2>&1; then
+            --seed "$SEED" --out "$WORK/$la/backtest" >"$WORK/$la.backtest.log" 2>&1; then
         echo "backtest_all.sh: backtest of LA $la failed:" >&2
         cat "$WORK/$la.backtest.log" >&2
         exit 2

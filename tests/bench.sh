@@ -7,6 +7,8 @@
 #
 # Wall time and peak RSS come from GNU time (/usr/bin/time -f); when it is missing, wall time
 # from date and no RSS. Usage: tests/bench.sh [SENDSIM_BINARY]   (default ./sendsim)
+# BENCH_ARGS adds options to every run, e.g. BENCH_ARGS="--no-alloc --no-waves" for the
+# engine alone (the allocation stage runs whenever a scenario has provisions).
 set -eu
 
 BIN=${1:-./sendsim}
@@ -19,22 +21,23 @@ for f in "$BIN" "$HACKNEY" "$ENGLAND"; do
     [ -e "$f" ] || { echo "bench: $f not found" >&2; exit 66; }
 done
 
-# run NAME INI REPS THREADS: prints "NAME wall_s rss_kb" on stdout
+# run NAME INI REPS THREADS: prints "NAME wall_s rss_kb cpu_s" on stdout
 run() {
     name=$1 ini=$2 reps=$3 threads=$4
     if [ -x /usr/bin/time ]; then
-        /usr/bin/time -f "%e %M" -o "$OUT/$name.time" \
+        /usr/bin/time -f "%e %M %U %S" -o "$OUT/$name.time" \
             "$BIN" run "$ini" --reps "$reps" --horizon 15 --threads "$threads" --seed 1 \
-            --out "$OUT/$name" --no-charts --quiet
-        read -r wall rss < "$OUT/$name.time"
+            --out "$OUT/$name" --no-charts --quiet ${BENCH_ARGS:-}
+        read -r wall rss usr sys < "$OUT/$name.time"
+        cpu=$(echo "$usr $sys" | awk '{ print $1 + $2 }')
     else
         t0=$(date +%s.%N)
         "$BIN" run "$ini" --reps "$reps" --horizon 15 --threads "$threads" --seed 1 \
-            --out "$OUT/$name" --no-charts --quiet
-        wall=$(echo "$(date +%s.%N) - $t0" | bc)
-        rss=0
+            --out "$OUT/$name" --no-charts --quiet ${BENCH_ARGS:-}
+        wall=$(echo "$(date +%s.%N) $t0" | awk '{ print $1 - $2 }')
+        rss=0 cpu=0
     fi
-    echo "$name $wall $rss"
+    echo "$name $wall $rss $cpu"
 }
 
 A=$(run a "$HACKNEY" 10000 2)
@@ -44,7 +47,7 @@ C=$(run c "$HACKNEY" 10000 1)
 echo "$A
 $B
 $C" | awk '
-    { wall[$1] = $2; rss[$1] = $3 }
+    { wall[$1] = $2; rss[$1] = $3; cpu[$1] = $4 }
     END {
         reps["a"] = 10000; reps["b"] = 2000; reps["c"] = 10000
         label["a"] = "(a) Hackney 10000 x 15, 2 threads"
@@ -53,12 +56,17 @@ $C" | awk '
         n = split("a b c", k, " ")
         for (i = 1; i <= n; i++) {
             c = k[i]
-            printf "%s: %7.2f s  %8.0f reps/s  peak RSS %6.1f MB\n", label[c], wall[c],
-                   reps[c] / wall[c], rss[c] / 1024
+            printf "%s: %7.2f s wall  %8.0f reps/s  peak RSS %6.1f MB  (CPU %.2f s)\n",
+                   label[c], wall[c], reps[c] / wall[c], rss[c] / 1024, cpu[c]
         }
         ha = wall["a"] / (reps["a"] * 15); en = wall["b"] / (reps["b"] * 15)
         printf "England cost per replication-year / Hackney: %.2f (target <= 3)\n", en / ha
         printf "(c)/(a) thread speed-up: %.2f (target >= 1.7)\n", wall["c"] / wall["a"]
+        if (cpu["a"] > 0)
+            printf "CPU-time ratios (less sensitive to a busy machine): England/Hackney per " \
+                   "rep-year %.2f; (a) CPU / (c) CPU %.2f\n",
+                   (cpu["b"] / (reps["b"] * 15)) / (cpu["a"] / (reps["a"] * 15)),
+                   cpu["a"] / cpu["c"]
         printf "(a) targets: wall <= 3 s: %s, RSS <= 512 MB: %s\n",
                wall["a"] <= 3 ? "met" : "NOT met", rss["a"] / 1024 <= 512 ? "met" : "NOT met"
     }'

@@ -508,7 +508,7 @@ static int run_bin(const char *args, const char *out_file)
 Test(backtest, binary_backtests_real_hackney_history_and_rejects_bad_options)
 {
     char dir[] = "/tmp/sendsim-backtest-bin-XXXXXX", args[512], log[300], path[300];
-    const char *ini = "tests/data/backtest/hackney/scenario.ini";
+    const char *ini = "scenarios/hackney/scenario.ini";   /* the shipped, imported scenario */
 
     cr_assert_not_null(mkdtemp(dir));
     snprintf(log, sizeof log, "%s/log.txt", dir);

@@ -326,3 +326,78 @@ Test(engine, replication_seeds_are_distinct_and_depend_on_the_seed)
     cr_expect(ne(u64, engine_rep_seed(1, 0), engine_rep_seed(2, 0)));
     cr_expect(eq(u64, engine_rep_seed(99, 12345), engine_rep_seed(99, 12345)));
 }
+
+/* Cells of 7 to 5,000 plans with cessation rates on both sides of 1/2 exercise every path of
+ * the binomial sampler (tabulated cdf, inversion, GSL's BTPE, and the flipped p > 1/2 forms);
+ * one year on, each age's count must have the binomial-plus-Poisson mean and variance. */
+Test(engine, one_year_counts_have_the_binomial_mean_and_variance_for_every_cell_size)
+{
+    enum { R = 4000 };
+    static const int32_t sizes[] = { 7, 39, 41, 120, 255, 300, 1000, 5000 };
+    scenario *sc = xcalloc(1, sizeof *sc);
+    fit f;
+    by_age b;
+
+    sc->base_year = 2025;
+    sc->damping = 1.0;
+    sc->incidence_multiplier = 1.0;
+    make_fit(&f);
+    for (int a = 0; a < SIM_N_AGES; a++) {
+        f.transfer[a] = 0.0;
+        f.joiners[a] = 3.7;
+        if (a < SIM_MAX_AGE)
+            f.cease[a] = a % 2 ? 0.73 : 0.085;
+    }
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        sc->caseload[5 + 2 * i][NEED_ASD][SET_MS] = sizes[i];
+        sc->caseload[6 + 2 * i][NEED_SEMH][SET_SS] = sizes[i];
+    }
+    b = run_by_age(sc, &f, R, 1, 2);
+    for (int a = 6; a <= 21; a++) {
+        double n = 0.0, q = f.cease[a - 1], mean, var, s = 0.0, ss = 0.0, m, v;
+        for (int k = 0; k < SIM_N_SETTINGS; k++)
+            n += sc->caseload[a - 1][NEED_ASD][k] + sc->caseload[a - 1][NEED_SEMH][k];
+        mean = n * (1.0 - q) + f.joiners[a];
+        var = n * q * (1.0 - q) + f.joiners[a];
+        for (size_t r = 0; r < R; r++) {
+            double x = (double)b.tot[((size_t)R + r) * SIM_N_AGES + (size_t)a];
+            s += x;
+            ss += x * x;
+        }
+        m = s / R;
+        v = (ss - s * m) / (R - 1);
+        cr_expect(fabs(m - mean) <= 5.0 * sqrt(var / R), "age %d: mean %g, expected %g", a, m,
+                  mean);
+        cr_expect(fabs(v - var) <= 5.0 * var * sqrt(2.0 / (R - 1)),
+                  "age %d: variance %g, expected %g", a, v, var);
+    }
+    free(b.tot);
+    free(sc);
+}
+
+Test(engine, rejects_bad_placers_and_run_options)
+{
+    scenario *sc = make_scenario();
+    fit f;
+    engine *e = NULL;
+    engine_slot bad_age = { SET_RP, 11, 30 }, ok = { SET_RP, 11, 15 };
+    engine_placer no_hook = { .extra = &ok, .n_extra = 1 };
+    engine_placer bad = { .extra = &bad_age, .n_extra = 1, .place = all_to_extra };
+    engine_options opt = { .n_reps = 10, .seed = 1, .threads = 0, .horizon = 3 };
+    sim_error err;
+
+    make_fit(&f);
+    cr_expect(eq(int, engine_prepare(sc, &f, &no_hook, 3, &e, &err), SIM_EUSAGE));
+    cr_expect(eq(int, engine_prepare(sc, &f, &bad, 3, &e, &err), SIM_EUSAGE));
+    cr_expect(strstr(err.msg, "11-30") != NULL, "%s", err.msg);
+    cr_expect(eq(int, engine_prepare(sc, &f, NULL, 0, &e, &err), SIM_EUSAGE));
+    cr_assert(eq(int, engine_prepare(sc, &f, NULL, 3, &e, &err), SIM_OK));
+    cr_expect(eq(int, engine_run(e, &opt, NULL, &err), SIM_EUSAGE));
+    opt.threads = 2;
+    opt.horizon = 4;                          /* beyond the prepared horizon */
+    cr_expect(eq(int, engine_run(e, &opt, NULL, &err), SIM_EUSAGE));
+    opt.horizon = 3;
+    cr_expect(eq(int, engine_run(e, &opt, NULL, &err), SIM_OK));
+    engine_free(e);
+    free(sc);
+}

@@ -379,6 +379,30 @@ static void transfers_world(double *tr)
         tr[a] = a >= 6 && a <= 11 ? 0.03 : a >= 12 && a <= 16 ? -0.015 : 0.0;
 }
 
+Test(fit, transfer_inflows_are_capped_so_a_one_off_cannot_compound)
+{
+    double k0[NA], c[NA], j[NA], tr[NA], k1[NA];
+    scenario *sc;
+    fit f;
+
+    world(k0, c, j);
+    for (int a = 19; a < TOP; a++)
+        c[a] = 0.4;
+    transfers_world(tr);
+    for (int a = 6; a <= 11; a++)
+        tr[a] = 0.35;                                     /* a 35% inflow in one year */
+    sc = cohort_scenario(k0, c, tr, j, k1);
+    add_ceased_by_age(sc, k0, c);
+    cr_assert(eq(int, fit_scenario(sc, &f, NULL), SIM_OK));
+    for (int a = 6; a <= 11; a++)
+        cr_expect(epsilon_eq(dbl, f.transfer[a], 0.10, 1e-12), "age %d: %g", a, f.transfer[a]);
+    for (int a = 12; a <= 16; a++)                        /* outflows are not capped */
+        cr_expect(epsilon_eq(dbl, f.transfer[a], -0.015, 1e-9), "age %d: %g", a,
+                  f.transfer[a]);
+    cr_expect(ne(ptr, strstr(f.sources, "inflows capped at +0.10"), NULL));
+    scenario_free(sc);
+}
+
 Test(fit, transfers_are_recovered_by_band_where_single_ages_are_published)
 {
     double k0[NA], c[NA], j[NA], tr[NA], k1[NA];
@@ -636,6 +660,7 @@ Test(fit, the_yearly_scatter_of_net_exits_is_added_to_a_fitted_overdispersion)
         for (int i = 0; i < 6; i++)
             v += (e[i] - m) * (e[i] - m) / 5.0;
         cr_expect(epsilon_eq(dbl, f.exit_sd, sqrt(v), 1e-12));
+        cr_expect(eq(int, f.exit_years, 6));
     }
     sc->overdispersion = 0.02;
     cr_assert(eq(int, fit_scenario(sc, &f, NULL), SIM_OK));

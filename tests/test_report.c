@@ -92,7 +92,7 @@ Test(report, write_creates_both_files_and_leaves_no_temporary)
     scenario *sc = tiny();
     summary *s = summary_alloc(sc, 1, 1, 1);
     fit f = { 0 };
-    report_run run = { "sendsim run x.ini", 7, 1, 1, 1, 0.25 };
+    report_run run = { "sendsim run x.ini", 7, 1, 1, 1, 0.25, NULL };
     sim_error err;
     FILE *ls;
     char line[256];
@@ -119,7 +119,7 @@ Test(report, unwritable_directory_is_an_io_error_naming_the_file)
     scenario *sc = tiny();
     summary *s = summary_alloc(sc, 1, 1, 1);
     fit f = { 0 };
-    report_run run = { "", 1, 1, 1, 1, 0.0 };
+    report_run run = { "", 1, 1, 1, 1, 0.0, NULL };
     sim_error err = { 0 };
 
     cr_assert(mkdtemp(dir) != NULL);

@@ -210,7 +210,7 @@ Test(scenario, a_minimal_ini_gets_every_documented_default)
     cr_expect(eq(int, sc->horizon, 15));
     cr_expect(eq(long, sc->replications, 10000));
     cr_expect(eq(ulong, sc->seed, 1UL));
-    cr_expect(eq(int, sc->trend_window, 6));
+    cr_expect(eq(int, sc->trend_window, 8));
     cr_expect(eq(dbl, sc->damping, 0.9));
     cr_expect(eq(dbl, sc->incidence_multiplier, 1.0));
     cr_expect(eq(dbl, sc->overdispersion, -1.0));

@@ -1,0 +1,983 @@
+/* allocate.c - place projected pupils in named provisions; roll up shortfall, occupancy, spend.
+ *
+ * The placer runs inside the engine's step (engine.h), once per replication-year, on counts:
+ * it walks the cells of pupils to place and fills provisions by whole counts, so its cost
+ * follows the number of occupied cells, never the number of pupils. The roll-ups keep one
+ * year of per-replication values and turn them into exact type-7 bands once every replication
+ * has reached the year (summary_quantile_sorted), as summary.c does for demand. */
+#include "allocate.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "summary.h"
+#include "xalloc.h"
+
+enum { MAX_PROVISIONS = 4096, N_GPN = ALLOC_N_GPN_PHASE * ALLOC_N_GPN_NEED, HIST_RANGE = 65536 };
+
+/* Consecutive extra slots [from, to) of one setting. */
+typedef struct run {
+    size_t      from, to;
+    sim_setting setting;
+} run;
+
+struct alloc {
+    const scenario *sc;
+    int             base_year, horizon;
+    size_t          n_prov, n_slots, n_extra;
+    engine_slot    *extra;                       /* [n_extra], owned */
+    int             gi[SIM_N_GROUPS];            /* index among constrained groups, or -1 */
+    size_t          n_con;
+    sim_group       con[SIM_N_GROUPS];           /* the constrained groups, codes' order */
+    size_t          oob[SIM_N_GROUPS][ALLOC_N_STAGES];  /* out-of-borough slot by stage */
+    int             chain[SIM_N_GROUPS][SIM_N_GROUPS];  /* groups to try, in order */
+    int             n_chain[SIM_N_GROUPS];
+    uint32_t       *adm_off;                     /* [G][A][N + 1] offsets into adm_idx */
+    uint16_t       *adm_idx;                     /* provisions admitting, file order */
+    int32_t        *cap;                         /* [(horizon + 1) * n_prov] */
+    double         *gcap;                        /* [(horizon + 1)][n_con][N_GPN] */
+    double         *ucost;                       /* [(horizon + 1)][n_slots][SIM_N_PHASES] */
+    signed char    *slot_gi;                     /* [n_slots] constrained group index or -1 */
+    unsigned char  *slot_oob;                    /* [n_slots] 1 for out-of-borough slots */
+    unsigned char  *slot_away;                   /* [n_slots] 1 for IS slots but provisions */
+    sim_setting    *slot_setting;                /* [n_slots] */
+    int             set_group[SIM_N_SETTINGS];   /* group_of_setting(), tabled */
+    int             age_lo, age_hi;              /* ages some provision serves */
+    run            *runs;                        /* extra slots in runs of one setting */
+    size_t          n_runs;
+};
+
+static const sim_setting GROUP_SETTING[SIM_N_GROUPS] = {
+    [GROUP_RP] = SET_RP, [GROUP_SS] = SET_SS, [GROUP_IS] = SET_IS,
+    [GROUP_MS] = SET_MS, [GROUP_P16] = SET_FE, [GROUP_AP] = SET_AP,
+};
+/* Out-of-borough stages: school age, then post-16 (where every IS placement is chosen afresh,
+ * as engine_setting_keeps() has it); two, not one a phase, to keep the state small. */
+static const int STAGE_FROM[ALLOC_N_STAGES] = { 0, 16 };
+static const int STAGE_TO[ALLOC_N_STAGES] = { 15, 25 };
+
+static int stage_of(int a) { return a < 16 ? 0 : 1; }
+
+static size_t adm_at(int g, int a, int n)
+{
+    return ((size_t)g * SIM_N_AGES + (size_t)a) * (SIM_N_NEEDS + 1) + (size_t)n;
+}
+
+/* ---- prepare ------------------------------------------------------------------------- */
+
+static int admits(const provision *p, int a, int n)
+{
+    return a >= p->age_from && a <= p->age_to && (p->needs >> n & 1u);
+}
+
+static void prepare_groups(alloc *al)
+{
+    const scenario *sc = al->sc;
+
+    for (int g = 0; g < SIM_N_GROUPS; g++)
+        al->gi[g] = -1;
+    for (size_t p = 0; p < al->n_prov; p++)
+        al->gi[sc->provisions[p].group] = 0;
+    for (int g = 0; g < SIM_N_GROUPS; g++)
+        if (al->gi[g] == 0) {
+            al->gi[g] = (int)al->n_con;
+            al->con[al->n_con++] = (sim_group)g;
+        }
+    /* a constrained group overflows into the constrained groups after it in the order */
+    for (int g = 0; g < SIM_N_GROUPS; g++) {
+        size_t k = 0;
+        if (al->gi[g] < 0)
+            continue;
+        while (k < sc->n_order && sc->order[k] != (sim_group)g)
+            k++;
+        al->chain[g][al->n_chain[g]++] = g;
+        for (k = k + 1; k < sc->n_order; k++)
+            if (al->gi[sc->order[k]] >= 0)
+                al->chain[g][al->n_chain[g]++] = sc->order[k];
+    }
+}
+
+static void prepare_slots(alloc *al)
+{
+    const scenario *sc = al->sc;
+    size_t s;
+
+    al->n_extra = al->n_prov + ALLOC_N_STAGES * al->n_con;
+    al->n_slots = SIM_N_SETTINGS + al->n_extra;
+    al->extra = xcalloc(al->n_extra, sizeof *al->extra);
+    al->slot_gi = xmalloc(al->n_slots);
+    al->slot_oob = xcalloc(al->n_slots, 1);
+    al->slot_away = xcalloc(al->n_slots, 1);
+    al->slot_setting = xmalloc(al->n_slots * sizeof *al->slot_setting);
+    al->age_lo = SIM_MAX_AGE;
+    al->age_hi = SIM_MIN_AGE;
+    for (size_t p = 0; p < al->n_prov; p++) {
+        al->age_lo = sc->provisions[p].age_from < al->age_lo ? sc->provisions[p].age_from
+                                                               : al->age_lo;
+        al->age_hi = sc->provisions[p].age_to > al->age_hi ? sc->provisions[p].age_to
+                                                             : al->age_hi;
+    }
+    for (s = 0; s < SIM_N_SETTINGS; s++) {
+        int g = group_of_setting((sim_setting)s);
+        al->set_group[s] = g;
+        al->slot_setting[s] = (sim_setting)s;
+        al->slot_gi[s] = (signed char)(g >= 0 ? al->gi[g] : -1);
+        al->slot_away[s] = s == SET_IS;
+    }
+    for (size_t p = 0; p < al->n_prov; p++, s++) {
+        const provision *pv = &sc->provisions[p];
+        engine_slot *x = &al->extra[p];
+        x->setting = GROUP_SETTING[pv->group];
+        x->age_from = pv->age_from;
+        x->age_to = pv->age_to;
+        al->slot_setting[s] = x->setting;
+        al->slot_gi[s] = (signed char)al->gi[pv->group];
+    }
+    for (size_t c = 0; c < al->n_con; c++)
+        for (int k = 0; k < ALLOC_N_STAGES; k++, s++) {
+            engine_slot *x = &al->extra[s - SIM_N_SETTINGS];
+            x->setting = SET_IS;
+            x->age_from = STAGE_FROM[k];
+            x->age_to = STAGE_TO[k];
+            al->oob[al->con[c]][k] = s;
+            al->slot_setting[s] = SET_IS;
+            al->slot_gi[s] = (signed char)c;
+            al->slot_oob[s] = 1;
+            al->slot_away[s] = 1;
+        }
+}
+
+static void prepare_runs(alloc *al)
+{
+    al->runs = xcalloc(al->n_extra + 1, sizeof *al->runs);
+    for (size_t s = SIM_N_SETTINGS; s < al->n_slots; s++) {
+        run *last = al->n_runs ? &al->runs[al->n_runs - 1] : NULL;
+        if (last && last->setting == al->slot_setting[s] && last->to == s) {
+            last->to++;
+            continue;
+        }
+        al->runs[al->n_runs++] = (run){ s, s + 1, al->slot_setting[s] };
+    }
+}
+
+static void prepare_admission(alloc *al)
+{
+    const scenario *sc = al->sc;
+    size_t n_off = (size_t)SIM_N_GROUPS * SIM_N_AGES * (SIM_N_NEEDS + 1), used = 0;
+
+    al->adm_off = xcalloc(n_off + 1, sizeof *al->adm_off);
+    al->adm_idx = xmalloc((al->n_prov * SIM_N_AGES * SIM_N_NEEDS + 1) * sizeof *al->adm_idx);
+    for (int g = 0; g < SIM_N_GROUPS; g++)
+        for (int a = 0; a < SIM_N_AGES; a++)
+            for (int n = 0; n < SIM_N_NEEDS; n++) {
+                al->adm_off[adm_at(g, a, n)] = (uint32_t)used;
+                for (size_t p = 0; p < al->n_prov; p++)
+                    if (sc->provisions[p].group == (sim_group)g
+                        && admits(&sc->provisions[p], a, n))
+                        al->adm_idx[used++] = (uint16_t)p;
+                al->adm_off[adm_at(g, a, n) + 1] = (uint32_t)used;
+            }
+}
+
+static double unit_cost(const alloc *al, size_t s, int ph)
+{
+    const scenario *sc = al->sc;
+    double c;
+
+    if (s >= SIM_N_SETTINGS && s < SIM_N_SETTINGS + al->n_prov
+        && sc->provisions[s - SIM_N_SETTINGS].annual_cost >= 0.0)
+        return sc->provisions[s - SIM_N_SETTINGS].annual_cost;
+    c = sc->cost[al->slot_setting[s]][ph];
+    return c > 0.0 ? c : 0.0;            /* no cost given: left out of the spend */
+}
+
+static void prepare_tables(alloc *al)
+{
+    const scenario *sc = al->sc;
+    const size_t H = (size_t)al->horizon + 1;
+
+    al->cap = xcalloc(H * al->n_prov, sizeof *al->cap);
+    al->gcap = xcalloc(H * (al->n_con ? al->n_con : 1) * N_GPN, sizeof *al->gcap);
+    al->ucost = xmalloc(H * al->n_slots * SIM_N_PHASES * sizeof *al->ucost);
+    for (size_t h = 0; h < H; h++) {
+        double infl = pow(1.0 + sc->inflation, (double)h);
+        for (size_t p = 0; p < al->n_prov; p++) {
+            const provision *pv = &sc->provisions[p];
+            double c = floor(scenario_capacity(sc, p, al->base_year + (int)h) + 1e-9);
+            int32_t ci = c > 0.0 ? (c < 1e8 ? (int32_t)c : 100000000) : 0;
+            double *gc = al->gcap + (h * al->n_con + (size_t)al->gi[pv->group]) * N_GPN;
+            al->cap[h * al->n_prov + p] = ci;
+            gc[N_GPN - 1] += ci;
+            for (int ph = 0; ph < SIM_N_PHASES; ph++) {
+                if (pv->age_to < phase_first_age(ph) || pv->age_from > phase_last_age(ph))
+                    continue;
+                gc[ph * ALLOC_N_GPN_NEED + SIM_N_NEEDS] += ci;
+                for (int n = 0; n < SIM_N_NEEDS; n++)
+                    if (pv->needs >> n & 1u)
+                        gc[ph * ALLOC_N_GPN_NEED + n] += ci;
+            }
+            for (int n = 0; n < SIM_N_NEEDS; n++)
+                if (pv->needs >> n & 1u)
+                    gc[SIM_N_PHASES * ALLOC_N_GPN_NEED + n] += ci;
+        }
+        for (size_t s = 0; s < al->n_slots; s++)
+            for (int ph = 0; ph < SIM_N_PHASES; ph++)
+                al->ucost[(h * al->n_slots + s) * SIM_N_PHASES + (size_t)ph] =
+                    unit_cost(al, s, ph) * infl;
+    }
+}
+
+sim_status alloc_prepare(const scenario *sc, int horizon, alloc **out, sim_error *err)
+{
+    alloc *al;
+
+    if (sc->n_provisions == 0)
+        return sim_error_set(err, SIM_EDATA, "provisions.csv", 0, "provisions",
+                             "the scenario has no provisions (expected at least one row in "
+                             "[data] provisions to allocate against)");
+    if (sc->n_provisions > MAX_PROVISIONS)
+        return sim_error_set(err, SIM_EDATA, "provisions.csv", 0, "provisions",
+                             "%zu provisions (expected at most %d)", sc->n_provisions,
+                             MAX_PROVISIONS);
+    if (horizon < 1)
+        return sim_error_set(err, SIM_EUSAGE, NULL, 0, "horizon", "horizon %d (expected >= 1)",
+                             horizon);
+    al = xcalloc(1, sizeof *al);
+    al->sc = sc;
+    al->base_year = sc->base_year;
+    al->horizon = horizon;
+    al->n_prov = sc->n_provisions;
+    prepare_groups(al);
+    prepare_slots(al);
+    prepare_runs(al);
+    prepare_admission(al);
+    prepare_tables(al);
+    *out = al;
+    return SIM_OK;
+}
+
+void alloc_free(alloc *al)
+{
+    if (al == NULL)
+        return;
+    free(al->extra);
+    free(al->runs);
+    free(al->slot_gi);
+    free(al->slot_oob);
+    free(al->slot_away);
+    free(al->slot_setting);
+    free(al->adm_off);
+    free(al->adm_idx);
+    free(al->cap);
+    free(al->gcap);
+    free(al->ucost);
+    free(al);
+}
+
+size_t alloc_slots(const alloc *al) { return al->n_slots; }
+size_t alloc_provision_slot(const alloc *al, size_t p) { (void)al; return SIM_N_SETTINGS + p; }
+int alloc_constrained(const alloc *al, sim_group g) { return al->gi[g] >= 0; }
+
+int32_t alloc_capacity(const alloc *al, size_t p, int h)
+{
+    return al->cap[(size_t)h * al->n_prov + p];
+}
+
+/* ---- placement ------------------------------------------------------------------------ */
+
+/* Free places per provision: capacity minus the continuing pupils already in it. */
+static void free_places(const alloc *al, int h, const int32_t *x, int32_t *restrict fr)
+{
+    const size_t S = al->n_slots, P = al->n_prov;
+
+    memcpy(fr, al->cap + (size_t)h * P, P * sizeof *fr);
+    for (size_t c = (size_t)al->age_lo * SIM_N_NEEDS; c < (size_t)(al->age_hi + 1) * SIM_N_NEEDS;
+         c++) {
+        const int32_t *restrict row = x + c * S + SIM_N_SETTINGS;
+        for (size_t p = 0; p < P; p++)
+            fr[p] -= row[p];
+    }
+}
+
+/* Put k pupils of age a, need n into group g's provisions with free places; returns the rest. */
+static int32_t fill_group(const alloc *al, int g, int a, int n, int32_t k, int32_t *fr,
+                          int32_t *row)
+{
+    const size_t at = adm_at(g, a, n);
+
+    for (uint32_t i = al->adm_off[at]; i < al->adm_off[at + 1] && k > 0; i++) {
+        const uint16_t p = al->adm_idx[i];
+        int32_t t = fr[p] < k ? fr[p] : k;
+        if (t <= 0)
+            continue;
+        row[SIM_N_SETTINGS + p] += t;
+        fr[p] -= t;
+        k -= t;
+    }
+    return k;
+}
+
+static void place_with(const alloc *al, int h, const int32_t *want, int32_t *x, int32_t *fr)
+{
+    const size_t S = al->n_slots;
+
+    free_places(al, h, x, fr);
+    for (int a = 0; a < SIM_N_AGES; a++)
+        for (int n = 0; n < SIM_N_NEEDS; n++) {
+            const int32_t *w = want + (size_t)(a * SIM_N_NEEDS + n) * SIM_N_SETTINGS;
+            int32_t *row = x + (size_t)(a * SIM_N_NEEDS + n) * S, any = 0;
+            for (int s = 0; s < SIM_N_SETTINGS; s++)
+                any |= w[s];
+            if (any == 0)
+                continue;
+            for (int s = 0; s < SIM_N_SETTINGS; s++) {
+                int32_t k = w[s];
+                int g;
+                if (k == 0)
+                    continue;
+                g = al->set_group[s];
+                if (g < 0 || al->gi[g] < 0) {
+                    row[s] += k;                 /* no places to run out of */
+                    continue;
+                }
+                if (h == 0) {                    /* the census as it stands: no shortfall */
+                    row[s] += fill_group(al, g, a, n, k, fr, row);
+                    continue;
+                }
+                for (int c = 0; c < al->n_chain[g] && k > 0; c++)
+                    k = fill_group(al, al->chain[g][c], a, n, k, fr, row);
+                row[al->oob[g][stage_of(a)]] += k;
+            }
+        }
+}
+
+void alloc_place(const alloc *al, int h, int32_t *want, int32_t *x)
+{
+    int32_t *fr = xmalloc(al->n_prov * sizeof *fr);
+
+    place_with(al, h, want, x, fr);
+    free(fr);
+}
+
+static void on_place(void *ctx, void *ws, int year, int32_t *want, int32_t *x, size_t n_slots)
+{
+    const alloc *al = ctx;
+
+    (void)n_slots;
+    place_with(al, year - al->base_year, want, x, ws);
+}
+
+engine_placer alloc_placer(const alloc *al)
+{
+    engine_placer pl = { al->extra, al->n_extra, al->n_prov * sizeof(int32_t), (void *)al,
+                         on_place };
+    return pl;
+}
+
+/* ---- roll-ups ------------------------------------------------------------------------- */
+
+struct alloc_result {
+    alloc          *owned;               /* freed with the result when set */
+    const alloc    *al;
+    size_t          n_reps, n_workers, m_int;
+    int             horizon;
+    double          risk_target;
+    engine_sink     next;
+    int32_t        *iv;                  /* [n_reps][m_int]: occ[P], sf[C][N_GPN], dem[C][N_GPN] */
+    double         *dv;                  /* [n_reps][ALLOC_N_COST] */
+    int32_t        *rep_sf, *rep_oob;    /* [horizon][n_reps] */
+    double         *rep_spend;           /* [horizon][n_reps] */
+    alloc_gpn_band *gpn;                 /* [horizon][n_con][N_GPN] */
+    alloc_prov_band *prov;               /* [horizon][n_prov] */
+    alloc_cost_band *cost;               /* [horizon][ALLOC_N_COST] */
+    int32_t        *col;                 /* [n_workers][n_reps] */
+    double         *sorted;              /* [n_workers][n_reps] */
+    uint32_t       *hist;                /* [n_workers][HIST_RANGE] */
+};
+
+static size_t m_int_of(const alloc *al) { return al->n_prov + 2 * al->n_con * N_GPN; }
+
+alloc_result *alloc_result_new(const alloc *al, size_t n_reps, int horizon, size_t n_workers)
+{
+    alloc_result *r = xcalloc(1, sizeof *r);
+    const size_t H = (size_t)horizon, C = al->n_con ? al->n_con : 1;
+
+    r->al = al;
+    r->n_reps = n_reps;
+    r->n_workers = n_workers ? n_workers : 1;
+    r->horizon = horizon;
+    r->risk_target = al->sc->risk_target;
+    r->m_int = m_int_of(al);
+    r->iv = xcalloc(n_reps * r->m_int, sizeof *r->iv);
+    r->dv = xcalloc(n_reps * ALLOC_N_COST, sizeof *r->dv);
+    r->rep_sf = xcalloc(H * n_reps, sizeof *r->rep_sf);
+    r->rep_oob = xcalloc(H * n_reps, sizeof *r->rep_oob);
+    r->rep_spend = xcalloc(H * n_reps, sizeof *r->rep_spend);
+    r->gpn = xcalloc(H * C * N_GPN, sizeof *r->gpn);
+    r->prov = xcalloc(H * al->n_prov, sizeof *r->prov);
+    r->cost = xcalloc(H * ALLOC_N_COST, sizeof *r->cost);
+    r->col = xmalloc(r->n_workers * n_reps * sizeof *r->col);
+    r->sorted = xmalloc(r->n_workers * n_reps * sizeof *r->sorted);
+    r->hist = xmalloc(r->n_workers * HIST_RANGE * sizeof *r->hist);
+    return r;
+}
+
+size_t alloc_result_bytes(const alloc *al, size_t n_reps, int horizon, size_t n_workers)
+{
+    const size_t H = (size_t)horizon, C = al->n_con ? al->n_con : 1;
+
+    return n_reps * (m_int_of(al) * 4 + ALLOC_N_COST * 8 + H * 16 + n_workers * 12)
+           + H * (C * N_GPN * sizeof(alloc_gpn_band) + al->n_prov * sizeof(alloc_prov_band))
+           + n_workers * HIST_RANGE * 4;
+}
+
+void alloc_result_free(alloc_result *r)
+{
+    if (r == NULL)
+        return;
+    free(r->iv);
+    free(r->dv);
+    free(r->rep_sf);
+    free(r->rep_oob);
+    free(r->rep_spend);
+    free(r->gpn);
+    free(r->prov);
+    free(r->cost);
+    free(r->col);
+    free(r->sorted);
+    free(r->hist);
+    alloc_free(r->owned);
+    free(r);
+}
+
+/* Add one occupied cell (slot s of age a, need n, phase ph) to the replication's roll-ups. */
+static inline void add_cell(const alloc *al, const double *uc, int32_t *iv, double *dv,
+                            size_t s, int ph, int n, int32_t v, int32_t *oob)
+{
+    const int gi = al->slot_gi[s];
+
+    dv[al->slot_setting[s]] += (double)v * uc[s * SIM_N_PHASES + (size_t)ph];
+    if (s >= SIM_N_SETTINGS && s < SIM_N_SETTINGS + al->n_prov)
+        iv[s - SIM_N_SETTINGS] += v;
+    *oob += al->slot_away[s] ? v : 0;
+    if (gi >= 0) {
+        int32_t *sf = iv + al->n_prov + (size_t)gi * N_GPN;
+        int32_t *dem = iv + al->n_prov + (al->n_con + (size_t)gi) * N_GPN;
+        dem[ph * ALLOC_N_GPN_NEED + n] += v;
+        if (al->slot_oob[s])
+            sf[ph * ALLOC_N_GPN_NEED + n] += v;
+    }
+}
+
+/* Fill the ALL margins of a [phase + 1][need + 1] block whose inner cells are summed. */
+static void add_margins(int32_t *b)
+{
+    for (int ph = 0; ph < SIM_N_PHASES; ph++)
+        for (int n = 0; n < SIM_N_NEEDS; n++) {
+            int32_t v = b[ph * ALLOC_N_GPN_NEED + n];
+            b[ph * ALLOC_N_GPN_NEED + SIM_N_NEEDS] += v;
+            b[SIM_N_PHASES * ALLOC_N_GPN_NEED + n] += v;
+            b[N_GPN - 1] += v;
+        }
+}
+
+enum { FAST_SLOTS = 96 };
+
+/* The roll-ups from per-(phase, need) slot sums acc[(ph * N + n) * S + s]. */
+static void add_sums(const alloc *al, const double *uc, const int32_t *acc, int32_t *iv,
+                     double *dv, int32_t *oob)
+{
+    const size_t S = al->n_slots;
+
+    for (int ph = 0; ph < SIM_N_PHASES; ph++)
+        for (int n = 0; n < SIM_N_NEEDS; n++) {
+            const int32_t *A = acc + (size_t)(ph * SIM_N_NEEDS + n) * S;
+            for (size_t s = 0; s < S; s++)
+                if (A[s] != 0)
+                    add_cell(al, uc, iv, dv, s, ph, n, A[s], oob);
+        }
+}
+
+/* Sum one (age, need) row into its phase's sums and into the row of the state collapsed to
+ * settings (what the next sink sees). */
+static void sum_row(const alloc *al, const int32_t *restrict row, int32_t *restrict A,
+                    int32_t *restrict C)
+{
+    const size_t S = al->n_slots;
+    size_t s = 0;
+    int32_t any = 0;
+
+    for (size_t k = 0; k < S; k++)
+        any |= row[k];
+    if (any == 0) {                     /* a third of the rows of a small LA are empty */
+        memset(C, 0, SIM_N_SETTINGS * sizeof *C);
+        return;
+    }
+    for (; s + 8 <= S; s += 8)          /* fixed blocks, which -O2 turns into vector adds */
+        for (size_t k = 0; k < 8; k++)
+            A[s + k] += row[s + k];
+    for (; s < S; s++)
+        A[s] += row[s];
+    memcpy(C, row, SIM_N_SETTINGS * sizeof *C);
+    for (size_t i = 0; i < al->n_runs; i++) {
+        const run *ru = &al->runs[i];
+        int32_t sum = 0;
+        for (size_t j = ru->from; j < ru->to; j++)
+            sum += row[j];
+        C[ru->setting] += sum;
+    }
+}
+
+/* Pass the year on to the next sink with the state collapsed to the setting slots: every
+ * provision and out-of-borough slot counts as its setting, which is all a demand roll-up
+ * needs, and it then costs what it costs without allocation. */
+static void pass_on(const alloc_result *r, const engine_view *v, const int32_t *coll)
+{
+    engine_view cv = *v;
+    static const sim_setting SETTINGS[SIM_N_SETTINGS] = {
+        SET_MS, SET_RP, SET_SS, SET_IS, SET_AP, SET_FE, SET_SPI, SET_EY, SET_ELS, SET_NEET,
+        SET_UNK };
+
+    cv.n_slots = SIM_N_SETTINGS;
+    cv.slot_setting = SETTINGS;
+    cv.x = coll;
+    r->next.rep_year(r->next.ctx, &cv);
+}
+
+static void on_rep_year(void *ctx, const engine_view *v)
+{
+    alloc_result *r = ctx;
+    const alloc *al = r->al;
+    const size_t S = al->n_slots, hi = (size_t)(v->h - 1);
+    const size_t n_acc = (size_t)SIM_N_PHASES * SIM_N_NEEDS * S;
+    const double *uc = al->ucost + (size_t)v->h * S * SIM_N_PHASES;
+    int32_t *iv = r->iv + v->rep * r->m_int, oob = 0, sf = 0;
+    int32_t stack[SIM_N_PHASES * SIM_N_NEEDS * FAST_SLOTS
+                  + SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS];
+    int32_t *acc = stack, *coll;
+    double *dv = r->dv + v->rep * ALLOC_N_COST;
+
+    /* scratch on the stack (the worker is not known here), on the heap for huge scenarios */
+    if (S > FAST_SLOTS)
+        acc = xmalloc((n_acc + (size_t)SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS) * sizeof *acc);
+    memset(acc, 0, n_acc * sizeof *acc);
+    coll = acc + n_acc;
+    memset(iv, 0, r->m_int * sizeof *iv);
+    memset(dv, 0, ALLOC_N_COST * sizeof *dv);
+    for (int a = 0; a < SIM_N_AGES; a++) {
+        const int ph = phase_of_age(a);
+        for (int n = 0; n < SIM_N_NEEDS; n++) {
+            const size_t c = (size_t)(a * SIM_N_NEEDS + n);
+            sum_row(al, v->x + c * S, acc + (size_t)(ph * SIM_N_NEEDS + n) * S,
+                    coll + c * SIM_N_SETTINGS);
+        }
+    }
+    add_sums(al, uc, acc, iv, dv, &oob);
+    for (size_t c = 0; c < 2 * al->n_con; c++)
+        add_margins(iv + al->n_prov + c * N_GPN);
+    for (size_t c = 0; c < al->n_con; c++)
+        sf += iv[al->n_prov + c * N_GPN + N_GPN - 1];
+    for (int s = 0; s < SIM_N_SETTINGS; s++)
+        dv[SIM_N_SETTINGS] += dv[s];
+    r->rep_sf[hi * r->n_reps + v->rep] = sf;
+    r->rep_oob[hi * r->n_reps + v->rep] = oob;
+    r->rep_spend[hi * r->n_reps + v->rep] = dv[SIM_N_SETTINGS];
+    if (r->next.rep_year)
+        pass_on(r, v, coll);
+    if (acc != stack)
+        free(acc);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Column m of the integer roll-ups, sorted into `out` (as doubles); returns its mean. */
+static double sort_int_column(const alloc_result *r, size_t m, size_t w, double *out)
+{
+    int32_t *col = r->col + w * r->n_reps, lo, hi;
+    uint32_t *hist = r->hist + w * HIST_RANGE;
+    int64_t sum = 0;
+    const size_t n = r->n_reps;
+
+    for (size_t i = 0; i < n; i++)
+        col[i] = r->iv[i * r->m_int + m];
+    lo = hi = col[0];
+    for (size_t i = 0; i < n; i++) {
+        sum += col[i];
+        lo = col[i] < lo ? col[i] : lo;
+        hi = col[i] > hi ? col[i] : hi;
+    }
+    if ((int64_t)hi - lo < HIST_RANGE) {     /* counts: exact and linear */
+        size_t k = 0;
+        memset(hist, 0, ((size_t)(hi - lo) + 1) * sizeof *hist);
+        for (size_t i = 0; i < n; i++)
+            hist[col[i] - lo]++;
+        for (int32_t b = 0; b <= hi - lo; b++)
+            for (uint32_t j = 0; j < hist[b]; j++)
+                out[k++] = (double)(lo + b);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            out[i] = col[i];
+        qsort(out, n, sizeof *out, cmp_double);
+    }
+    return (double)sum / (double)n;
+}
+
+/* Share of sorted x[0..n-1] above `t` (strictly, or at least t when `ge`). */
+static double share_above(const double *x, size_t n, double t, int ge)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {                        /* first index with x > t (x >= t when ge) */
+        size_t mid = lo + (hi - lo) / 2;
+        if (ge ? x[mid] >= t : x[mid] > t)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return (double)(n - lo) / (double)n;
+}
+
+static void band_gpn(alloc_result *r, int h, size_t c, size_t k, size_t w)
+{
+    const alloc *al = r->al;
+    const size_t n = r->n_reps;
+    double *x = r->sorted + w * n;
+    alloc_gpn_band *b = &r->gpn[((size_t)(h - 1) * al->n_con + c) * N_GPN + k];
+
+    b->capacity = al->gcap[((size_t)h * al->n_con + c) * N_GPN + k];
+    b->demand_mean = sort_int_column(r, al->n_prov + (al->n_con + c) * N_GPN + k, w, x);
+    b->demand_p025 = summary_quantile_sorted(x, n, 0.025);
+    b->demand_p10 = summary_quantile_sorted(x, n, 0.10);
+    b->demand_p50 = summary_quantile_sorted(x, n, 0.50);
+    b->demand_p90 = summary_quantile_sorted(x, n, 0.90);
+    b->demand_p975 = summary_quantile_sorted(x, n, 0.975);
+    b->shortfall_mean = sort_int_column(r, al->n_prov + c * N_GPN + k, w, x);
+    b->shortfall_p50 = summary_quantile_sorted(x, n, 0.50);
+    b->shortfall_p90 = summary_quantile_sorted(x, n, 0.90);
+    b->p_shortfall = share_above(x, n, 0.0, 0);
+    b->places_for_target = summary_quantile_sorted(x, n, 1.0 - r->risk_target);
+}
+
+static void band_prov(alloc_result *r, int h, size_t p, size_t w)
+{
+    const size_t n = r->n_reps;
+    double *x = r->sorted + w * n;
+    alloc_prov_band *b = &r->prov[(size_t)(h - 1) * r->al->n_prov + p];
+
+    b->places = alloc_capacity(r->al, p, h);
+    b->occupancy_mean = sort_int_column(r, p, w, x);
+    b->occupancy_p50 = summary_quantile_sorted(x, n, 0.50);
+    b->occupancy_p90 = summary_quantile_sorted(x, n, 0.90);
+    b->p_full = b->places > 0 ? share_above(x, n, b->places, 1) : 1.0;
+}
+
+static void band_cost(alloc_result *r, int h, int s, size_t w)
+{
+    const size_t n = r->n_reps;
+    double *x = r->sorted + w * n, sum = 0.0;
+    alloc_cost_band *b = &r->cost[(size_t)(h - 1) * ALLOC_N_COST + (size_t)s];
+
+    for (size_t i = 0; i < n; i++) {
+        x[i] = r->dv[i * ALLOC_N_COST + (size_t)s];
+        sum += x[i];
+    }
+    qsort(x, n, sizeof *x, cmp_double);
+    b->mean = sum / (double)n;
+    b->p025 = summary_quantile_sorted(x, n, 0.025);
+    b->p10 = summary_quantile_sorted(x, n, 0.10);
+    b->p50 = summary_quantile_sorted(x, n, 0.50);
+    b->p90 = summary_quantile_sorted(x, n, 0.90);
+    b->p975 = summary_quantile_sorted(x, n, 0.975);
+}
+
+/* Worker w of n_workers takes every n_workers-th job of the year's bands. */
+static void on_year_done(void *ctx, int h, size_t w, size_t n_workers)
+{
+    alloc_result *r = ctx;
+    const alloc *al = r->al;
+    const size_t n_gpn = al->n_con * N_GPN, n_jobs = n_gpn + al->n_prov + ALLOC_N_COST;
+
+    /* alloc_result_new() was told at least n_workers, so worker w owns scratch w */
+    for (size_t j = w; j < n_jobs; j += n_workers) {
+        if (j < n_gpn)
+            band_gpn(r, h, j / N_GPN, j % N_GPN, w);
+        else if (j < n_gpn + al->n_prov)
+            band_prov(r, h, j - n_gpn, w);
+        else
+            band_cost(r, h, (int)(j - n_gpn - al->n_prov), w);
+    }
+    if (r->next.year_done)
+        r->next.year_done(r->next.ctx, h, w, n_workers);
+}
+
+engine_sink alloc_sink(alloc_result *r, const engine_sink *next)
+{
+    engine_sink s = { r, on_rep_year, on_year_done };
+
+    if (next)
+        r->next = *next;
+    return s;
+}
+
+const alloc_gpn_band *alloc_get_gpn(const alloc_result *r, int h, sim_group g, int phase,
+                                    int need)
+{
+    const int c = r->al->gi[g];
+
+    if (c < 0)
+        return NULL;
+    return &r->gpn[((size_t)(h - 1) * r->al->n_con + (size_t)c) * N_GPN
+                   + (size_t)(phase * ALLOC_N_GPN_NEED + need)];
+}
+
+const alloc_prov_band *alloc_get_prov(const alloc_result *r, int h, size_t p)
+{
+    return &r->prov[(size_t)(h - 1) * r->al->n_prov + p];
+}
+
+const alloc_cost_band *alloc_get_cost(const alloc_result *r, int h, int setting)
+{
+    return &r->cost[(size_t)(h - 1) * ALLOC_N_COST + (size_t)setting];
+}
+
+int32_t alloc_rep_shortfall(const alloc_result *r, int h, size_t rep)
+{
+    return r->rep_sf[(size_t)(h - 1) * r->n_reps + rep];
+}
+
+int32_t alloc_rep_oob(const alloc_result *r, int h, size_t rep)
+{
+    return r->rep_oob[(size_t)(h - 1) * r->n_reps + rep];
+}
+
+double alloc_rep_spend(const alloc_result *r, int h, size_t rep)
+{
+    return r->rep_spend[(size_t)(h - 1) * r->n_reps + rep];
+}
+
+size_t alloc_result_reps(const alloc_result *r) { return r->n_reps; }
+int alloc_result_horizon(const alloc_result *r) { return r->horizon; }
+
+/* ---- whole runs ------------------------------------------------------------------------ */
+
+sim_status alloc_simulate(const scenario *sc, const fit *f, const alloc_run_options *o,
+                          const engine_sink *next, alloc_result **out, sim_error *err)
+{
+    alloc *al = NULL;
+    engine *e = NULL;
+    alloc_result *r = NULL;
+    engine_placer pl;
+    engine_sink sink;
+    engine_options opt = { .n_reps = o->n_reps, .seed = o->seed, .threads = o->threads,
+                           .horizon = o->horizon };
+    sim_status st = alloc_prepare(sc, o->horizon, &al, err);
+
+    if (st != SIM_OK)
+        return st;
+    pl = alloc_placer(al);
+    st = engine_prepare(sc, f, &pl, o->horizon, &e, err);
+    if (st == SIM_OK) {
+        r = alloc_result_new(al, o->n_reps, o->horizon, o->threads);
+        r->owned = al;
+        al = NULL;
+        sink = alloc_sink(r, next);
+        st = engine_run(e, &opt, &sink, err);
+    }
+    engine_free(e);
+    alloc_free(al);
+    if (st != SIM_OK) {
+        alloc_result_free(r);
+        return st;
+    }
+    *out = r;
+    return SIM_OK;
+}
+
+/* Mean over replications and projected years of the total shortfall. */
+static double mean_shortfall(const alloc_result *r)
+{
+    double sum = 0.0;
+
+    for (int h = 1; h <= r->horizon; h++)
+        for (size_t i = 0; i < r->n_reps; i++)
+            sum += alloc_rep_shortfall(r, h, i);
+    return sum / ((double)r->n_reps * (double)r->horizon);
+}
+
+/* 1 if P(shortfall of g, ALL, ALL) <= the risk target in every projected year. */
+static int is_safe(const alloc_result *r, sim_group g)
+{
+    for (int h = 1; h <= r->horizon; h++) {
+        const alloc_gpn_band *b = alloc_get_gpn(r, h, g, ALLOC_ALL_PHASE, ALLOC_ALL_NEED);
+        if (b == NULL || b->p_shortfall > r->risk_target)
+            return 0;
+    }
+    return 1;
+}
+
+/* The distinct (wave name, group) pairs of sc->waves, in file order. */
+static size_t wave_units(const scenario *sc, alloc_wave_row *rows)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < sc->n_waves; i++) {
+        const wave *wv = &sc->waves[i];
+        sim_group g = sc->provisions[wv->provision].group;
+        size_t k = 0;
+        while (k < n && !(rows[k].group == g && strcmp(rows[k].wave, wv->wave) == 0))
+            k++;
+        if (k == n) {
+            memset(&rows[n], 0, sizeof rows[n]);
+            snprintf(rows[n].wave, sizeof rows[n].wave, "%s", wv->wave);
+            rows[n].group = g;
+            rows[n].open_year = wv->open_year;
+            n++;
+        }
+        if (wv->open_year < rows[k].open_year)
+            rows[k].open_year = wv->open_year;
+        rows[k].places += wv->places;
+    }
+    return n;
+}
+
+static int in_unit(const scenario *sc, const wave *wv, const alloc_wave_row *u)
+{
+    return sc->provisions[wv->provision].group == u->group && strcmp(wv->wave, u->wave) == 0;
+}
+
+/* Run `mod` (a shallow copy of the scenario whose waves are `waves`) and keep the result. */
+static sim_status run_variant(scenario *mod, const fit *f, const alloc_run_options *o,
+                              alloc_result **out, sim_error *err)
+{
+    return alloc_simulate(mod, f, o, NULL, out, err);
+}
+
+/* Is unit u safe when it opens in September `year`? -1 on error. */
+static int safe_at(scenario *mod, const scenario *sc, const fit *f, const alloc_run_options *o,
+                   const alloc_wave_row *u, int year, sim_status *st, sim_error *err)
+{
+    alloc_result *r = NULL;
+    int safe;
+
+    for (size_t i = 0; i < sc->n_waves; i++)
+        mod->waves[i] = sc->waves[i];
+    for (size_t i = 0; i < sc->n_waves; i++)
+        if (in_unit(sc, &sc->waves[i], u))
+            mod->waves[i].open_year = year;
+    if ((*st = run_variant(mod, f, o, &r, err)) != SIM_OK)
+        return -1;
+    safe = is_safe(r, u->group);
+    alloc_result_free(r);
+    return safe;
+}
+
+static sim_status evaluate_unit(scenario *mod, const scenario *sc, const fit *f,
+                                const alloc_run_options *o, double base_mean,
+                                alloc_wave_row *u, sim_error *err)
+{
+    alloc_result *r = NULL;
+    sim_status st;
+    int lo = sc->base_year, hi = sc->base_year + o->horizon - 1, s;
+
+    for (size_t i = 0; i < sc->n_waves; i++) {
+        mod->waves[i] = sc->waves[i];
+        if (in_unit(sc, &sc->waves[i], u))
+            mod->waves[i].places = 0.0;
+    }
+    if ((st = run_variant(mod, f, o, &r, err)) != SIM_OK)
+        return st;
+    u->reduction = mean_shortfall(r) - base_mean;
+    alloc_result_free(r);
+    u->latest_safe = 0;
+    if ((s = safe_at(mod, sc, f, o, u, lo, &st, err)) <= 0)
+        return s < 0 ? st : SIM_OK;
+    while (lo < hi) {                    /* lo is safe; find the last safe year up to hi */
+        int mid = lo + (hi - lo + 1) / 2;
+        if ((s = safe_at(mod, sc, f, o, u, mid, &st, err)) < 0)
+            return st;
+        if (s)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    u->latest_safe = lo;
+    return SIM_OK;
+}
+
+sim_status alloc_waves(const scenario *sc, const fit *f, const alloc_run_options *o,
+                       alloc_wave_row **rows, size_t *n, sim_error *err)
+{
+    alloc_wave_row *u = xcalloc(sc->n_waves ? sc->n_waves : 1, sizeof *u);
+    scenario *mod = xmalloc(sizeof *mod);
+    alloc_result *base = NULL;
+    size_t nu = wave_units(sc, u);
+    sim_status st = SIM_OK;
+    double base_mean = 0.0;
+
+    *mod = *sc;                          /* shallow: only the waves differ, in our own array */
+    mod->waves = xcalloc(sc->n_waves ? sc->n_waves : 1, sizeof *mod->waves);
+    if (nu > 0 && (st = run_variant((scenario *)sc, f, o, &base, err)) == SIM_OK)
+        base_mean = mean_shortfall(base);
+    alloc_result_free(base);
+    for (size_t k = 0; k < nu && st == SIM_OK; k++)
+        st = evaluate_unit(mod, sc, f, o, base_mean, &u[k], err);
+    free(mod->waves);
+    free(mod);
+    if (st != SIM_OK) {
+        free(u);
+        return st;
+    }
+    *rows = u;
+    *n = nu;
+    return SIM_OK;
+}
+
+/* ---- compare --------------------------------------------------------------------------- */
+
+const char *alloc_measure_code(int measure)
+{
+    static const char *const CODE[3] = { "shortfall", "out_of_borough", "spend" };
+    return measure >= 0 && measure < 3 ? CODE[measure] : "?";
+}
+
+static double rep_value(const alloc_result *r, int m, int h, size_t i)
+{
+    return m == 0 ? alloc_rep_shortfall(r, h, i)
+         : m == 1 ? alloc_rep_oob(r, h, i) : alloc_rep_spend(r, h, i);
+}
+
+size_t alloc_compare(const alloc_result *a, const alloc_result *b, alloc_compare_row *rows)
+{
+    const size_t n = a->n_reps < b->n_reps ? a->n_reps : b->n_reps;
+    const int H = a->horizon < b->horizon ? a->horizon : b->horizon;
+    double *d = xmalloc((n ? n : 1) * sizeof *d);
+    size_t k = 0;
+
+    for (int h = 1; h <= H && n > 0; h++)
+        for (int m = 0; m < 3; m++) {
+            alloc_compare_row *row = &rows[k++];
+            double sa = 0.0, sb = 0.0;
+            for (size_t i = 0; i < n; i++) {
+                double va = rep_value(a, m, h, i), vb = rep_value(b, m, h, i);
+                sa += va;
+                sb += vb;
+                d[i] = vb - va;
+            }
+            qsort(d, n, sizeof *d, cmp_double);
+            row->year = a->al->base_year + h;
+            row->measure = m;
+            row->a_mean = sa / (double)n;
+            row->b_mean = sb / (double)n;
+            row->diff_mean = row->b_mean - row->a_mean;
+            row->diff_p05 = summary_quantile_sorted(d, n, 0.05);
+            row->diff_p95 = summary_quantile_sorted(d, n, 0.95);
+        }
+    free(d);
+    return k;
+}

@@ -1,0 +1,256 @@
+/* report_alloc.c - write shortfall.csv, provision.csv, cost.csv, waves.csv and compare.csv,
+ * atomically (temporary name in the same directory, then rename). */
+#include "report_alloc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "report.h"
+
+/* A number cell with up to 3 decimals, as demand.csv has them. */
+static void put_num(FILE *out, double v)
+{
+    char buf[64];
+
+    report_number(v, buf, sizeof buf);
+    fprintf(out, ",%s", buf);
+}
+
+/* A free-text cell (ids, wave names): quoted only when it must be. */
+static void put_text(FILE *out, const char *s)
+{
+    if (strpbrk(s, ",\"\r\n") == NULL) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+/* ALL first, then the codes: index k of the written order. */
+static int all_first(int k, int n_codes) { return k == 0 ? n_codes : k - 1; }
+
+static void put_gpn(FILE *out, int year, sim_group g, int ph, int n, const alloc_gpn_band *b)
+{
+    fprintf(out, "%d,%s,%s,%s", year, group_code(g),
+            ph == ALLOC_ALL_PHASE ? "ALL" : phase_code((sim_phase)ph),
+            n == ALLOC_ALL_NEED ? "ALL" : need_code((sim_need)n));
+    put_num(out, b->capacity);
+    put_num(out, b->demand_p50);
+    put_num(out, b->demand_p90);
+    put_num(out, b->shortfall_mean);
+    put_num(out, b->shortfall_p50);
+    put_num(out, b->shortfall_p90);
+    put_num(out, b->p_shortfall);
+    put_num(out, b->places_for_target);
+    put_num(out, b->demand_p025);
+    put_num(out, b->demand_p10);
+    put_num(out, b->demand_p975);
+    fputc('\n', out);
+}
+
+sim_status report_shortfall(FILE *out, const scenario *sc, const alloc_result *r)
+{
+    fputs("year,group,phase,need,capacity,demand_p50,demand_p90,shortfall_mean,shortfall_p50,"
+          "shortfall_p90,p_shortfall,places_for_target,demand_p025,demand_p10,demand_p975\n",
+          out);
+    for (int h = 1; h <= alloc_result_horizon(r); h++)
+        for (int g = 0; g < SIM_N_GROUPS; g++)
+            for (int i = 0; i <= SIM_N_PHASES; i++)
+                for (int k = 0; k <= SIM_N_NEEDS; k++) {
+                    int ph = all_first(i, SIM_N_PHASES), n = all_first(k, SIM_N_NEEDS);
+                    const alloc_gpn_band *b = alloc_get_gpn(r, h, (sim_group)g, ph, n);
+                    if (b == NULL)
+                        break;           /* a group without provisions has no rows */
+                    if (i > 0 && k > 0 && b->capacity <= 0.0 && b->demand_p975 <= 0.0
+                        && b->demand_mean <= 0.0)
+                        continue;
+                    put_gpn(out, sc->base_year + h, (sim_group)g, ph, n, b);
+                }
+    return ferror(out) ? SIM_EIO : SIM_OK;
+}
+
+sim_status report_provision(FILE *out, const scenario *sc, const alloc_result *r)
+{
+    fputs("year,provision_id,places,occupancy_mean,occupancy_p50,occupancy_p90,p_full\n", out);
+    for (int h = 1; h <= alloc_result_horizon(r); h++)
+        for (size_t p = 0; p < sc->n_provisions; p++) {
+            const alloc_prov_band *b = alloc_get_prov(r, h, p);
+            fprintf(out, "%d,", sc->base_year + h);
+            put_text(out, sc->provisions[p].id);
+            put_num(out, b->places);
+            put_num(out, b->occupancy_mean);
+            put_num(out, b->occupancy_p50);
+            put_num(out, b->occupancy_p90);
+            put_num(out, b->p_full);
+            fputc('\n', out);
+        }
+    return ferror(out) ? SIM_EIO : SIM_OK;
+}
+
+sim_status report_cost(FILE *out, const scenario *sc, const alloc_result *r)
+{
+    fputs("year,setting,mean,p025,p10,p50,p90,p975\n", out);
+    for (int h = 1; h <= alloc_result_horizon(r); h++)
+        for (int k = 0; k <= SIM_N_SETTINGS; k++) {
+            int s = all_first(k, SIM_N_SETTINGS);
+            const alloc_cost_band *b = alloc_get_cost(r, h, s);
+            if (k > 0 && s != SET_IS && b->p975 <= 0.0 && b->mean <= 0.0)
+                continue;                /* no cost known or no pupils */
+            fprintf(out, "%d,%s", sc->base_year + h,
+                    s == SIM_N_SETTINGS ? "ALL" : setting_code((sim_setting)s));
+            put_num(out, b->mean);
+            put_num(out, b->p025);
+            put_num(out, b->p10);
+            put_num(out, b->p50);
+            put_num(out, b->p90);
+            put_num(out, b->p975);
+            fputc('\n', out);
+        }
+    return ferror(out) ? SIM_EIO : SIM_OK;
+}
+
+sim_status report_waves(FILE *out, const alloc_wave_row *w, size_t n)
+{
+    fputs("wave,open_year,places,shortfall_reduction_mean,latest_safe_open_year,group\n", out);
+    for (size_t i = 0; i < n; i++) {
+        put_text(out, w[i].wave);
+        fprintf(out, ",%d", w[i].open_year);
+        put_num(out, w[i].places);
+        put_num(out, w[i].reduction);
+        if (w[i].latest_safe > 0)
+            fprintf(out, ",%d", w[i].latest_safe);
+        else
+            fputc(',', out);
+        fprintf(out, ",%s\n", group_code(w[i].group));
+    }
+    return ferror(out) ? SIM_EIO : SIM_OK;
+}
+
+sim_status report_compare(FILE *out, const alloc_compare_row *rows, size_t n)
+{
+    fputs("year,measure,a_mean,b_mean,diff_mean,diff_p05,diff_p95\n", out);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(out, "%d,%s", rows[i].year, alloc_measure_code(rows[i].measure));
+        put_num(out, rows[i].a_mean);
+        put_num(out, rows[i].b_mean);
+        put_num(out, rows[i].diff_mean);
+        put_num(out, rows[i].diff_p05);
+        put_num(out, rows[i].diff_p95);
+        fputc('\n', out);
+    }
+    return ferror(out) ? SIM_EIO : SIM_OK;
+}
+
+/* ---- atomic files ----------------------------------------------------------------------- */
+
+typedef struct job {
+    const char *name;
+    int         kind;                   /* 0 shortfall, 1 provision, 2 cost, 3 waves, 4 compare */
+    char        tmp[1100], final[1100];
+} job;
+
+typedef struct job_args {
+    const scenario          *sc;
+    const alloc_result      *r;
+    const alloc_wave_row    *waves;
+    size_t                   n_waves;
+    const alloc_compare_row *rows;
+    size_t                   n_rows;
+} job_args;
+
+static sim_status write_body(FILE *fp, int kind, const job_args *a)
+{
+    switch (kind) {
+    case 0: return report_shortfall(fp, a->sc, a->r);
+    case 1: return report_provision(fp, a->sc, a->r);
+    case 2: return report_cost(fp, a->sc, a->r);
+    case 3: return report_waves(fp, a->waves, a->n_waves);
+    default: return report_compare(fp, a->rows, a->n_rows);
+    }
+}
+
+static sim_status write_tmp(const char *dir, job *j, const job_args *a, sim_error *err)
+{
+    FILE *fp;
+    int fd;
+    sim_status st;
+
+    snprintf(j->final, sizeof j->final, "%s/%s", dir, j->name);
+    snprintf(j->tmp, sizeof j->tmp, "%s/.%s.XXXXXX", dir, j->name);
+    fd = mkstemp(j->tmp);
+    if (fd < 0) {
+        j->tmp[0] = '\0';
+        return sim_error_set(err, SIM_EIO, j->final, 0, NULL, "cannot create a file: %s",
+                             strerror(errno));
+    }
+    fchmod(fd, 0644);                   /* mkstemp makes 0600; outputs are for sharing */
+    fp = fdopen(fd, "w");
+    if (fp == NULL) {
+        close(fd);
+        st = SIM_EIO;
+    } else {
+        st = write_body(fp, j->kind, a);
+        if (fclose(fp) != 0)            /* where a full disk shows up */
+            st = SIM_EIO;
+    }
+    if (st != SIM_OK) {
+        unlink(j->tmp);
+        j->tmp[0] = '\0';
+        return sim_error_set(err, SIM_EIO, j->final, 0, NULL, "cannot write: %s",
+                             strerror(errno ? errno : EIO));
+    }
+    return SIM_OK;
+}
+
+/* Write every job to a temporary file, then rename them all; on failure remove them all. */
+static sim_status write_jobs(const char *dir, job *jobs, size_t n, const job_args *a,
+                             sim_error *err)
+{
+    sim_status st = SIM_OK;
+
+    for (size_t i = 0; i < n; i++)
+        jobs[i].tmp[0] = '\0';
+    for (size_t i = 0; i < n && st == SIM_OK; i++)
+        st = write_tmp(dir, &jobs[i], a, err);
+    for (size_t i = 0; i < n && st == SIM_OK; i++)
+        if (rename(jobs[i].tmp, jobs[i].final) != 0)
+            st = sim_error_set(err, SIM_EIO, jobs[i].final, 0, NULL, "cannot rename %s: %s",
+                               jobs[i].tmp, strerror(errno));
+        else
+            jobs[i].tmp[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i].tmp[0])
+            unlink(jobs[i].tmp);
+    return st;
+}
+
+sim_status report_alloc_write(const char *dir, const scenario *sc, const alloc_result *r,
+                              const alloc_wave_row *waves, size_t n_waves, sim_error *err)
+{
+    job jobs[4] = { { "shortfall.csv", 0, "", "" }, { "provision.csv", 1, "", "" },
+                    { "cost.csv", 2, "", "" }, { "waves.csv", 3, "", "" } };
+    job_args a = { sc, r, waves, n_waves, NULL, 0 };
+
+    return write_jobs(dir, jobs, waves ? 4 : 3, &a, err);
+}
+
+sim_status report_compare_write(const char *dir, const alloc_compare_row *rows, size_t n,
+                                sim_error *err)
+{
+    job jobs[1] = { { "compare.csv", 4, "", "" } };
+    job_args a = { NULL, NULL, NULL, 0, rows, n };
+
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return sim_error_set(err, SIM_EIO, dir, 0, NULL, "cannot create directory: %s",
+                             strerror(errno));
+    return write_jobs(dir, jobs, 1, &a, err);
+}
