@@ -5,7 +5,9 @@
  * provision of the scenario, in file order (setting: RP->RP, SS->SS, IS->IS, MS->MS, P16->FE,
  * AP->AP; ages age_from..age_to), then, for each *constrained* group (a group with at least one
  * provision), two "out of borough" slots counted as setting IS for ages 0-15 and 16-25: a
- * pupil placed there keeps it until 16, then is placed afresh like every post-16 pupil.
+ * pupil placed there is offered, each year before anyone else (youngest first), any free
+ * place it would take (its group's provisions, then the overflow order), and at 16 is placed
+ * afresh like every post-16 pupil.
  * Groups without provisions are unconstrained: their pupils go to the setting slot.
  *
  * Capacity of provision p in January Y is floor(scenario_capacity(sc, p, Y)) (a wave opening
@@ -23,7 +25,8 @@
  * in their setting slot (places outside the named provisions), which is no shortfall.
  *
  * Roll-ups per replication-year (stocks in January):
- *   shortfall(g, phase, need)  pupils in g's out-of-borough slots;
+ *   shortfall(g, phase, need)  pupils in g's out-of-borough slots (after the year's
+ *                              placement: pupils for whom no local place is free);
  *   demand(g, phase, need)     pupils in g's provisions, in the setting slots of g's settings
  *                              and in g's out-of-borough slots (pupils wanting g's places);
  *   occupancy(p)               pupils in provision p;
@@ -115,8 +118,11 @@ void alloc_result_free(alloc_result *r);
 size_t alloc_result_bytes(const alloc *al, size_t n_reps, int horizon, size_t n_workers);
 
 /* The sink to hand to engine_run(): rolls up every replication-year into `r`, and passes
- * every call on to `next` too (may be NULL; e.g. summary_sink()), so one run feeds both.
- * `r` and `next` are borrowed and must outlive the run. */
+ * every call on to `next` too (may be NULL; e.g. summary_sink()), so one run feeds both;
+ * `next` sees the state collapsed to the SIM_N_SETTINGS setting slots (each provision and
+ * out-of-borough slot added to its setting), all a demand roll-up needs. `r` must have been
+ * made for at least as many workers as the run has threads. `r` and `next` are borrowed and
+ * must outlive the run. */
 engine_sink alloc_sink(alloc_result *r, const engine_sink *next);
 
 /* Figures for year base_year + h (1 <= h <= horizon): group g (constrained), phase index

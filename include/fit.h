@@ -68,6 +68,12 @@
 #include "scenario.h"
 #include "status.h"
 
+/* The largest net inflow of transfers per surviving plan a year that a rate may carry: a
+ * rate compounds over the projection, and larger inflows in the history were one-offs
+ * (backtest-notes.md). The fit caps its transfer rates here; the engine's exit draw never
+ * shifts a rate above max(this, the fitted rate). */
+#define FIT_TRANSFER_MAX 0.10
+
 typedef struct fit {
     int    base_year;
     int    per_capita;                    /* 1 when growth is per resident child */
@@ -84,9 +90,10 @@ typedef struct fit {
     double overdispersion;                /* v: variance of the yearly Gamma shock, >= 0 */
     double exit_sd;                       /* sd of the yearly net exit rate per plan,
                                              (K(t) + N(t) - K(t + 1)) / K(t), over the trend
-                                             window (0 with fewer than 3 years): the size of a
-                                             persistent per-replication transfer-rate draw,
-                                             should the engine add one (fit-notes.md) */
+                                             window (0 with fewer than 3 years): the size of
+                                             the engine's persistent per-replication shift
+                                             of the net transfer rate (engine.h, "Exit
+                                             draw"; 0 turns it off) */
     int    exit_years;                    /* how many yearly rates exit_sd rests on (0 when
                                              none): a draw scaled by exit_sd is Student-t
                                              with exit_years - 1 degrees of freedom */

@@ -15,7 +15,14 @@
 #include "summary.h"
 #include "xalloc.h"
 
-enum { MAX_PROVISIONS = 4096, N_GPN = ALLOC_N_GPN_PHASE * ALLOC_N_GPN_NEED, HIST_RANGE = 65536 };
+enum { MAX_PROVISIONS = 4096, N_GPN = ALLOC_N_GPN_PHASE * ALLOC_N_GPN_NEED, HIST_RANGE = 65536,
+       CHUNK = 16 /* roll-up columns banded together */ };
+
+/* A slot that counts towards a constrained group's demand (and shortfall when oob). */
+typedef struct gslot {
+    size_t slot, gi;
+    int    oob;
+} gslot;
 
 /* Consecutive extra slots [from, to) of one setting. */
 typedef struct run {
@@ -46,6 +53,8 @@ struct alloc {
     int             set_group[SIM_N_SETTINGS];   /* group_of_setting(), tabled */
     int             age_lo, age_hi;              /* ages some provision serves */
     run            *runs;                        /* extra slots in runs of one setting */
+    gslot          *gslots;                      /* the slots of constrained groups */
+    size_t          n_gslots;
     size_t          n_runs;
 };
 
@@ -151,6 +160,10 @@ static void prepare_slots(alloc *al)
 
 static void prepare_runs(alloc *al)
 {
+    al->gslots = xcalloc(al->n_slots, sizeof *al->gslots);
+    for (size_t s = 0; s < al->n_slots; s++)
+        if (al->slot_gi[s] >= 0)
+            al->gslots[al->n_gslots++] = (gslot){ s, (size_t)al->slot_gi[s], al->slot_oob[s] };
     al->runs = xcalloc(al->n_extra + 1, sizeof *al->runs);
     for (size_t s = SIM_N_SETTINGS; s < al->n_slots; s++) {
         run *last = al->n_runs ? &al->runs[al->n_runs - 1] : NULL;
@@ -264,6 +277,7 @@ void alloc_free(alloc *al)
         return;
     free(al->extra);
     free(al->runs);
+    free(al->gslots);
     free(al->slot_gi);
     free(al->slot_oob);
     free(al->slot_away);
@@ -319,38 +333,80 @@ static int32_t fill_group(const alloc *al, int g, int a, int n, int32_t k, int32
     return k;
 }
 
-static void place_with(const alloc *al, int h, const int32_t *want, int32_t *x, int32_t *fr)
+/* Pupils out of borough come back as soon as a place they would take is free: shortfall is
+ * then the pupils for whom no local place exists this year, not an echo of past years. They
+ * go first (they have waited longest), youngest first. */
+static void bring_back(const alloc *al, int32_t *x, int32_t *fr)
 {
     const size_t S = al->n_slots;
+    int open[SIM_N_GROUPS] = { 0 }, any = 0;
 
-    free_places(al, h, x, fr);
+    /* a group whose overflow chain has no free place at all cannot take anyone back */
+    for (size_t p = 0; p < al->n_prov; p++)
+        if (fr[p] > 0)
+            for (size_t c = 0; c < al->n_con; c++)
+                for (int k = 0; k < al->n_chain[al->con[c]]; k++)
+                    if (al->chain[al->con[c]][k] == (int)al->sc->provisions[p].group)
+                        open[al->con[c]] = any = 1;
+    if (!any)
+        return;
     for (int a = 0; a < SIM_N_AGES; a++)
         for (int n = 0; n < SIM_N_NEEDS; n++) {
-            const int32_t *w = want + (size_t)(a * SIM_N_NEEDS + n) * SIM_N_SETTINGS;
-            int32_t *row = x + (size_t)(a * SIM_N_NEEDS + n) * S, any = 0;
-            for (int s = 0; s < SIM_N_SETTINGS; s++)
-                any |= w[s];
-            if (any == 0)
-                continue;
-            for (int s = 0; s < SIM_N_SETTINGS; s++) {
-                int32_t k = w[s];
-                int g;
-                if (k == 0)
+            int32_t *row = x + (size_t)(a * SIM_N_NEEDS + n) * S;
+            for (size_t c = 0; c < al->n_con; c++) {
+                const int g = al->con[c];
+                int32_t *away = row + al->oob[g][stage_of(a)];
+                if (!open[g])
                     continue;
-                g = al->set_group[s];
-                if (g < 0 || al->gi[g] < 0) {
-                    row[s] += k;                 /* no places to run out of */
-                    continue;
-                }
-                if (h == 0) {                    /* the census as it stands: no shortfall */
-                    row[s] += fill_group(al, g, a, n, k, fr, row);
-                    continue;
-                }
-                for (int c = 0; c < al->n_chain[g] && k > 0; c++)
-                    k = fill_group(al, al->chain[g][c], a, n, k, fr, row);
-                row[al->oob[g][stage_of(a)]] += k;
+                for (int k = 0; k < al->n_chain[g] && *away > 0; k++)
+                    *away = fill_group(al, al->chain[g][k], a, n, *away, fr, row);
             }
         }
+}
+
+/* Place k pupils of age a, need n who drew setting s. */
+static void place_one(const alloc *al, int h, int a, int n, int s, int32_t k, int32_t *x,
+                      int32_t *fr)
+{
+    int32_t *row = x + (size_t)(a * SIM_N_NEEDS + n) * al->n_slots;
+    const int g = al->set_group[s];
+
+    if (g < 0 || al->gi[g] < 0) {
+        row[s] += k;                     /* no places to run out of */
+        return;
+    }
+    if (h == 0) {                        /* the census as it stands: no shortfall */
+        row[s] += fill_group(al, g, a, n, k, fr, row);
+        return;
+    }
+    for (int c = 0; c < al->n_chain[g] && k > 0; c++)
+        k = fill_group(al, al->chain[g][c], a, n, k, fr, row);
+    row[al->oob[g][stage_of(a)]] += k;
+}
+
+static void place_with(const alloc *al, int h, const int32_t *want, int32_t *x, int32_t *fr)
+{
+    const size_t N = (size_t)SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS;
+
+    free_places(al, h, x, fr);
+    if (h > 0)
+        bring_back(al, x, fr);
+    /* want[] in memory order is age, need, setting: the documented order. Most of it is
+     * zero, so it is read in blocks of 8 and only non-zero blocks are looked into. */
+    for (size_t i0 = 0; i0 < N; i0 += 8) {
+        const size_t i1 = i0 + 8 < N ? i0 + 8 : N;
+        int32_t any = 0;
+        for (size_t i = i0; i < i1; i++)
+            any |= want[i];
+        if (any == 0)
+            continue;
+        for (size_t i = i0; i < i1; i++)
+            if (want[i] != 0) {
+                const size_t c = i / SIM_N_SETTINGS;
+                place_one(al, h, (int)(c / SIM_N_NEEDS), (int)(c % SIM_N_NEEDS),
+                          (int)(i % SIM_N_SETTINGS), want[i], x, fr);
+            }
+    }
 }
 
 void alloc_place(const alloc *al, int h, int32_t *want, int32_t *x)
@@ -418,7 +474,7 @@ alloc_result *alloc_result_new(const alloc *al, size_t n_reps, int horizon, size
     r->gpn = xcalloc(H * C * N_GPN, sizeof *r->gpn);
     r->prov = xcalloc(H * al->n_prov, sizeof *r->prov);
     r->cost = xcalloc(H * ALLOC_N_COST, sizeof *r->cost);
-    r->col = xmalloc(r->n_workers * n_reps * sizeof *r->col);
+    r->col = xmalloc(r->n_workers * CHUNK * n_reps * sizeof *r->col);
     r->sorted = xmalloc(r->n_workers * n_reps * sizeof *r->sorted);
     r->hist = xmalloc(r->n_workers * HIST_RANGE * sizeof *r->hist);
     return r;
@@ -428,7 +484,7 @@ size_t alloc_result_bytes(const alloc *al, size_t n_reps, int horizon, size_t n_
 {
     const size_t H = (size_t)horizon, C = al->n_con ? al->n_con : 1;
 
-    return n_reps * (m_int_of(al) * 4 + ALLOC_N_COST * 8 + H * 16 + n_workers * 12)
+    return n_reps * (m_int_of(al) * 4 + ALLOC_N_COST * 8 + H * 16 + n_workers * (8 + 4 * CHUNK))
            + H * (C * N_GPN * sizeof(alloc_gpn_band) + al->n_prov * sizeof(alloc_prov_band))
            + n_workers * HIST_RANGE * 4;
 }
@@ -452,25 +508,6 @@ void alloc_result_free(alloc_result *r)
     free(r);
 }
 
-/* Add one occupied cell (slot s of age a, need n, phase ph) to the replication's roll-ups. */
-static inline void add_cell(const alloc *al, const double *uc, int32_t *iv, double *dv,
-                            size_t s, int ph, int n, int32_t v, int32_t *oob)
-{
-    const int gi = al->slot_gi[s];
-
-    dv[al->slot_setting[s]] += (double)v * uc[s * SIM_N_PHASES + (size_t)ph];
-    if (s >= SIM_N_SETTINGS && s < SIM_N_SETTINGS + al->n_prov)
-        iv[s - SIM_N_SETTINGS] += v;
-    *oob += al->slot_away[s] ? v : 0;
-    if (gi >= 0) {
-        int32_t *sf = iv + al->n_prov + (size_t)gi * N_GPN;
-        int32_t *dem = iv + al->n_prov + (al->n_con + (size_t)gi) * N_GPN;
-        dem[ph * ALLOC_N_GPN_NEED + n] += v;
-        if (al->slot_oob[s])
-            sf[ph * ALLOC_N_GPN_NEED + n] += v;
-    }
-}
-
 /* Fill the ALL margins of a [phase + 1][need + 1] block whose inner cells are summed. */
 static void add_margins(int32_t *b)
 {
@@ -485,19 +522,40 @@ static void add_margins(int32_t *b)
 
 enum { FAST_SLOTS = 96 };
 
-/* The roll-ups from per-(phase, need) slot sums acc[(ph * N + n) * S + s]. */
+/* The roll-ups from per-(phase, need) slot sums acc[(ph * N + n) * S + s]: demand and
+ * shortfall from the few slots of constrained groups; occupancy, out-of-borough pupils and
+ * spend from the sums over needs. `tot` is scratch for SIM_N_PHASES * S sums. */
 static void add_sums(const alloc *al, const double *uc, const int32_t *acc, int32_t *iv,
-                     double *dv, int32_t *oob)
+                     double *dv, int32_t *oob, int32_t *restrict tot)
 {
     const size_t S = al->n_slots;
+    int32_t *sf = iv + al->n_prov, *dem = iv + al->n_prov + al->n_con * N_GPN;
 
+    memset(tot, 0, (size_t)SIM_N_PHASES * S * sizeof *tot);
     for (int ph = 0; ph < SIM_N_PHASES; ph++)
         for (int n = 0; n < SIM_N_NEEDS; n++) {
-            const int32_t *A = acc + (size_t)(ph * SIM_N_NEEDS + n) * S;
+            const int32_t *restrict A = acc + (size_t)(ph * SIM_N_NEEDS + n) * S;
+            int32_t *restrict T = tot + (size_t)ph * S;
+            const size_t k = (size_t)(ph * ALLOC_N_GPN_NEED + n);
+            for (size_t i = 0; i < al->n_gslots; i++) {
+                const gslot *g = &al->gslots[i];
+                dem[g->gi * N_GPN + k] += A[g->slot];
+                sf[g->gi * N_GPN + k] += g->oob ? A[g->slot] : 0;
+            }
             for (size_t s = 0; s < S; s++)
-                if (A[s] != 0)
-                    add_cell(al, uc, iv, dv, s, ph, n, A[s], oob);
+                T[s] += A[s];
         }
+    for (int ph = 0; ph < SIM_N_PHASES; ph++) {
+        const int32_t *T = tot + (size_t)ph * S;
+        for (size_t s = 0; s < S; s++) {
+            if (T[s] == 0)
+                continue;
+            dv[al->slot_setting[s]] += (double)T[s] * uc[s * SIM_N_PHASES + (size_t)ph];
+            *oob += al->slot_away[s] ? T[s] : 0;
+        }
+        for (size_t p = 0; p < al->n_prov; p++)
+            iv[p] += T[SIM_N_SETTINGS + p];
+    }
 }
 
 /* Sum one (age, need) row into its phase's sums and into the row of the state collapsed to
@@ -507,14 +565,7 @@ static void sum_row(const alloc *al, const int32_t *restrict row, int32_t *restr
 {
     const size_t S = al->n_slots;
     size_t s = 0;
-    int32_t any = 0;
 
-    for (size_t k = 0; k < S; k++)
-        any |= row[k];
-    if (any == 0) {                     /* a third of the rows of a small LA are empty */
-        memset(C, 0, SIM_N_SETTINGS * sizeof *C);
-        return;
-    }
     for (; s + 8 <= S; s += 8)          /* fixed blocks, which -O2 turns into vector adds */
         for (size_t k = 0; k < 8; k++)
             A[s + k] += row[s + k];
@@ -555,13 +606,14 @@ static void on_rep_year(void *ctx, const engine_view *v)
     const double *uc = al->ucost + (size_t)v->h * S * SIM_N_PHASES;
     int32_t *iv = r->iv + v->rep * r->m_int, oob = 0, sf = 0;
     int32_t stack[SIM_N_PHASES * SIM_N_NEEDS * FAST_SLOTS
-                  + SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS];
+                  + SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS + SIM_N_PHASES * FAST_SLOTS];
     int32_t *acc = stack, *coll;
     double *dv = r->dv + v->rep * ALLOC_N_COST;
 
     /* scratch on the stack (the worker is not known here), on the heap for huge scenarios */
     if (S > FAST_SLOTS)
-        acc = xmalloc((n_acc + (size_t)SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS) * sizeof *acc);
+        acc = xmalloc((n_acc + (size_t)SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS
+                       + (size_t)SIM_N_PHASES * S) * sizeof *acc);
     memset(acc, 0, n_acc * sizeof *acc);
     coll = acc + n_acc;
     memset(iv, 0, r->m_int * sizeof *iv);
@@ -574,7 +626,7 @@ static void on_rep_year(void *ctx, const engine_view *v)
                     coll + c * SIM_N_SETTINGS);
         }
     }
-    add_sums(al, uc, acc, iv, dv, &oob);
+    add_sums(al, uc, acc, iv, dv, &oob, coll + (size_t)SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS);
     for (size_t c = 0; c < 2 * al->n_con; c++)
         add_margins(iv + al->n_prov + c * N_GPN);
     for (size_t c = 0; c < al->n_con; c++)
@@ -596,33 +648,32 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Column m of the integer roll-ups, sorted into `out` (as doubles); returns its mean. */
-static double sort_int_column(const alloc_result *r, size_t m, size_t w, double *out)
+/* v[0..n-1] sorted into `out` (as doubles) through a histogram when the range allows;
+ * returns the mean. */
+static double sort_ints(const int32_t *v, size_t n, uint32_t *hist, double *out)
 {
-    int32_t *col = r->col + w * r->n_reps, lo, hi;
-    uint32_t *hist = r->hist + w * HIST_RANGE;
+    int32_t lo = v[0], hi = v[0];
     int64_t sum = 0;
-    const size_t n = r->n_reps;
 
-    for (size_t i = 0; i < n; i++)
-        col[i] = r->iv[i * r->m_int + m];
-    lo = hi = col[0];
     for (size_t i = 0; i < n; i++) {
-        sum += col[i];
-        lo = col[i] < lo ? col[i] : lo;
-        hi = col[i] > hi ? col[i] : hi;
+        sum += v[i];
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
     }
-    if ((int64_t)hi - lo < HIST_RANGE) {     /* counts: exact and linear */
+    if (lo == hi) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = lo;
+    } else if ((int64_t)hi - lo < HIST_RANGE) {     /* counts: exact and linear */
         size_t k = 0;
         memset(hist, 0, ((size_t)(hi - lo) + 1) * sizeof *hist);
         for (size_t i = 0; i < n; i++)
-            hist[col[i] - lo]++;
+            hist[v[i] - lo]++;
         for (int32_t b = 0; b <= hi - lo; b++)
             for (uint32_t j = 0; j < hist[b]; j++)
                 out[k++] = (double)(lo + b);
     } else {
         for (size_t i = 0; i < n; i++)
-            out[i] = col[i];
+            out[i] = v[i];
         qsort(out, n, sizeof *out, cmp_double);
     }
     return (double)sum / (double)n;
@@ -643,38 +694,63 @@ static double share_above(const double *x, size_t n, double t, int ge)
     return (double)(n - lo) / (double)n;
 }
 
-static void band_gpn(alloc_result *r, int h, size_t c, size_t k, size_t w)
+/* The figures of integer column m (sorted x, mean) into its band: a provision's occupancy,
+ * a group's shortfall or a group's demand. Columns of one band are filled by whichever
+ * worker holds them; they write different fields. */
+static void band_column(alloc_result *r, int h, size_t m, const double *x, double mean)
 {
     const alloc *al = r->al;
-    const size_t n = r->n_reps;
-    double *x = r->sorted + w * n;
-    alloc_gpn_band *b = &r->gpn[((size_t)(h - 1) * al->n_con + c) * N_GPN + k];
+    const size_t n = r->n_reps, hi = (size_t)(h - 1);
 
-    b->capacity = al->gcap[((size_t)h * al->n_con + c) * N_GPN + k];
-    b->demand_mean = sort_int_column(r, al->n_prov + (al->n_con + c) * N_GPN + k, w, x);
-    b->demand_p025 = summary_quantile_sorted(x, n, 0.025);
-    b->demand_p10 = summary_quantile_sorted(x, n, 0.10);
-    b->demand_p50 = summary_quantile_sorted(x, n, 0.50);
-    b->demand_p90 = summary_quantile_sorted(x, n, 0.90);
-    b->demand_p975 = summary_quantile_sorted(x, n, 0.975);
-    b->shortfall_mean = sort_int_column(r, al->n_prov + c * N_GPN + k, w, x);
-    b->shortfall_p50 = summary_quantile_sorted(x, n, 0.50);
-    b->shortfall_p90 = summary_quantile_sorted(x, n, 0.90);
-    b->p_shortfall = share_above(x, n, 0.0, 0);
-    b->places_for_target = summary_quantile_sorted(x, n, 1.0 - r->risk_target);
+    if (m < al->n_prov) {
+        alloc_prov_band *b = &r->prov[hi * al->n_prov + m];
+        b->places = alloc_capacity(al, m, h);
+        b->occupancy_mean = mean;
+        b->occupancy_p50 = summary_quantile_sorted(x, n, 0.50);
+        b->occupancy_p90 = summary_quantile_sorted(x, n, 0.90);
+        b->p_full = b->places > 0 ? share_above(x, n, b->places, 1) : 1.0;
+    } else if (m < al->n_prov + al->n_con * N_GPN) {
+        size_t ck = m - al->n_prov;
+        alloc_gpn_band *b = &r->gpn[hi * al->n_con * N_GPN + ck];
+        b->capacity = al->gcap[(size_t)h * al->n_con * N_GPN + ck];
+        b->shortfall_mean = mean;
+        b->shortfall_p50 = summary_quantile_sorted(x, n, 0.50);
+        b->shortfall_p90 = summary_quantile_sorted(x, n, 0.90);
+        b->p_shortfall = share_above(x, n, 0.0, 0);
+        b->places_for_target = summary_quantile_sorted(x, n, 1.0 - r->risk_target);
+    } else {
+        alloc_gpn_band *b = &r->gpn[hi * al->n_con * N_GPN + m - al->n_prov
+                                    - al->n_con * N_GPN];
+        b->demand_mean = mean;
+        b->demand_p025 = summary_quantile_sorted(x, n, 0.025);
+        b->demand_p10 = summary_quantile_sorted(x, n, 0.10);
+        b->demand_p50 = summary_quantile_sorted(x, n, 0.50);
+        b->demand_p90 = summary_quantile_sorted(x, n, 0.90);
+        b->demand_p975 = summary_quantile_sorted(x, n, 0.975);
+    }
 }
 
-static void band_prov(alloc_result *r, int h, size_t p, size_t w)
+/* Integer columns [m0, m1) of this year: gathered CHUNK at a time (one cache line of each
+ * replication's row), each sorted and banded. */
+static void band_columns(alloc_result *r, int h, size_t m0, size_t m1, size_t w)
 {
     const size_t n = r->n_reps;
+    int32_t *buf = r->col + w * CHUNK * n;
     double *x = r->sorted + w * n;
-    alloc_prov_band *b = &r->prov[(size_t)(h - 1) * r->al->n_prov + p];
+    uint32_t *hist = r->hist + w * HIST_RANGE;
 
-    b->places = alloc_capacity(r->al, p, h);
-    b->occupancy_mean = sort_int_column(r, p, w, x);
-    b->occupancy_p50 = summary_quantile_sorted(x, n, 0.50);
-    b->occupancy_p90 = summary_quantile_sorted(x, n, 0.90);
-    b->p_full = b->places > 0 ? share_above(x, n, b->places, 1) : 1.0;
+    for (size_t c0 = m0; c0 < m1; c0 += CHUNK) {
+        const size_t k = m1 - c0 < CHUNK ? m1 - c0 : CHUNK;
+        for (size_t i = 0; i < n; i++) {
+            const int32_t *src = r->iv + i * r->m_int + c0;
+            for (size_t j = 0; j < k; j++)
+                buf[j * n + i] = src[j];
+        }
+        for (size_t j = 0; j < k; j++) {
+            double mean = sort_ints(buf + j * n, n, hist, x);
+            band_column(r, h, c0 + j, x, mean);
+        }
+    }
 }
 
 static void band_cost(alloc_result *r, int h, int s, size_t w)
@@ -696,22 +772,15 @@ static void band_cost(alloc_result *r, int h, int s, size_t w)
     b->p975 = summary_quantile_sorted(x, n, 0.975);
 }
 
-/* Worker w of n_workers takes every n_workers-th job of the year's bands. */
+/* Worker w of n_workers takes a w-th share of the integer columns and of the cost columns
+ * (alloc_result_new() was told at least n_workers, so worker w owns scratch w). */
 static void on_year_done(void *ctx, int h, size_t w, size_t n_workers)
 {
     alloc_result *r = ctx;
-    const alloc *al = r->al;
-    const size_t n_gpn = al->n_con * N_GPN, n_jobs = n_gpn + al->n_prov + ALLOC_N_COST;
 
-    /* alloc_result_new() was told at least n_workers, so worker w owns scratch w */
-    for (size_t j = w; j < n_jobs; j += n_workers) {
-        if (j < n_gpn)
-            band_gpn(r, h, j / N_GPN, j % N_GPN, w);
-        else if (j < n_gpn + al->n_prov)
-            band_prov(r, h, j - n_gpn, w);
-        else
-            band_cost(r, h, (int)(j - n_gpn - al->n_prov), w);
-    }
+    band_columns(r, h, r->m_int * w / n_workers, r->m_int * (w + 1) / n_workers, w);
+    for (size_t s = w; s < ALLOC_N_COST; s += n_workers)
+        band_cost(r, h, (int)s, w);
     if (r->next.year_done)
         r->next.year_done(r->next.ctx, h, w, n_workers);
 }

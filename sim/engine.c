@@ -13,10 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "sample.h"
 #include "xalloc.h"
 
 /* Zeroed memory for the large per-replication arrays, asking Linux for transparent huge
@@ -41,11 +45,10 @@ static void *zalloc_huge(size_t n)
 enum { N_CELLS_AN = SIM_N_AGES * SIM_N_NEEDS, MAX_HORIZON = 200 };
 
 /* Binomials with a mean below INV_MAX_MEAN use inversion; removal draws on cells below
- * POW_TABLE plans take (1 - p)^n from a table. */
-enum { INV_MAX_MEAN = 14, POW_TABLE = 256, CDF_TABLE = 40 };
-
-/* Poisson means below this use inversion. */
-enum { POISSON_INV = 12 };
+ * POW_TABLE plans take (1 - p)^n from a table of the rates in force (rebuilt each
+ * replication-year when the replication's exit draw shifts them), and those below CDF_TABLE
+ * take the whole cdf from the engine's table of the unshifted rates. */
+enum { INV_MAX_MEAN = 14, POW_TABLE = 64, CDF_TABLE = 40 };
 
 /* A Poisson mean per (age, need) and year above this is capped. England's largest is about
  * 10^4; only an absurd growth draw over a long undamped horizon reaches the cap, which keeps
@@ -53,7 +56,22 @@ enum { POISSON_INV = 12 };
 #define MAX_MEAN 1e6
 
 /* Multinomials of at most this many pupils are drawn as that many categorical draws. */
-enum { SMALL_TOTAL = 8 };
+enum { SMALL_TOTAL = 16 };
+
+/* The removal and transfer rates of one replication (the fit's, or shifted by the
+ * replication's exit draw). */
+typedef struct rates {
+    double q[SIM_N_AGES];                   /* P(removed) for a plan aged a in January t */
+    double rq[SIM_N_AGES];                  /* min(q, 1 - q): the removal draw's p */
+    double lrq[SIM_N_AGES];                 /* log(1 - rq), for (1 - rq)^n */
+    int    rflip[SIM_N_AGES];               /* 1 when rq = 1 - q (draw survivors) */
+    double leave_share[SIM_N_AGES];         /* P(left | removed) */
+    double lls[SIM_N_AGES];                 /* log(1 - min(leave_share, 1 - leave_share)) */
+    double pw[SIM_N_AGES][POW_TABLE];       /* (1 - rq)^n */
+    double tin[SIM_N_AGES];                 /* transfers in per survivor, by age after ageing */
+    int    tabled;                          /* 1 when the engine's rcdf table holds for these
+                                               rq (the unshifted rates) */
+} rates;
 
 /* A preference row compressed to its non-zero settings, largest share first, with the
  * conditional probabilities of the sequential-binomial multinomial precomputed. */
@@ -61,6 +79,7 @@ typedef struct pref_row {
     int           k;
     unsigned char set[SIM_N_SETTINGS];
     double        cond[SIM_N_SETTINGS];    /* share[j] / (sum of shares j..k-1) */
+    double        lcond[SIM_N_SETTINGS];   /* log(1 - min(cond, 1 - cond)) */
     double        share[SIM_N_SETTINGS];   /* by setting, for engine_preference() */
     double        cum[SIM_N_SETTINGS];     /* cumulative shares in row order */
 } pref_row;
@@ -73,16 +92,14 @@ struct engine {
     size_t          n_slots;
     sim_setting    *slot_setting;           /* [n_slots] */
     unsigned char  *keep;                   /* [n_slots][SIM_N_AGES] */
-    double          q[SIM_N_AGES];          /* P(removed) for a plan aged a in January t */
-    double          rq[SIM_N_AGES];         /* min(q, 1 - q): the removal draw's p */
-    int             rflip[SIM_N_AGES];      /* 1 when rq = 1 - q (draw survivors) */
-    double          rpow[SIM_N_AGES][POW_TABLE];  /* (1 - rq)^n for the inversion sampler */
+    rates           base_rates;             /* the fit's rates (no exit shift) */
+    double          exit_scale;             /* sd of the exit draw's Student-t or normal */
+    double          exit_df;                /* its degrees of freedom (0: normal) */
+    int             inline_rng;             /* sample_taus2_inline_ok() */
     double          rcdf[SIM_N_AGES][CDF_TABLE * (CDF_TABLE - 1) / 2];
                                             /* for 1 <= n < CDF_TABLE, from n (n - 1) / 2:
                                                P(Bin(n, rq) <= x), x = 0 .. n - 1 */
     unsigned char   phase_of[SIM_N_AGES];
-    double          leave_share[SIM_N_AGES];/* P(left | removed) */
-    double          tin[SIM_N_AGES];        /* transfers in per survivor, by age after ageing */
     double         *mean;                   /* [(horizon + 1)][age][need] joiner means before
                                                growth and shock */
     double         *dsum;                   /* [horizon + 1]: d + d^2 + ... + d^h */
@@ -192,6 +209,7 @@ static void build_row(pref_row *row, const double *share)
         row->cond[j] = share[row->set[j]] / rest;
         if (row->cond[j] > 1.0 || j == row->k - 1)
             row->cond[j] = 1.0;
+        row->lcond[j] = log1p(-fmin(row->cond[j], 1.0 - row->cond[j]));
     }
 }
 
@@ -223,6 +241,10 @@ static sim_status check_fit(const fit *f, sim_error *err)
         return sim_error_set(err, SIM_EDATA, "fit", 0, "growth",
                              "growth %g with standard error %g (expected finite, se >= 0)",
                              f->growth, f->growth_se);
+    if (!isfinite(f->exit_sd) || f->exit_sd < 0.0 || f->exit_years < 0)
+        return sim_error_set(err, SIM_EDATA, "fit", 0, "exit_sd",
+                             "exit rate sd %g over %d years (expected finite, >= 0)",
+                             f->exit_sd, f->exit_years);
     if (!isfinite(f->overdispersion) || f->overdispersion < 0.0)
         return sim_error_set(err, SIM_EDATA, "fit", 0, "overdispersion",
                              "overdispersion %g (expected finite and >= 0)", f->overdispersion);
@@ -302,25 +324,69 @@ static void prepare_slots(engine *e)
     }
 }
 
+/* The net transfer rate at age a (after ageing) under an exit shift: the fit's rate less
+ * the shift, kept within [-1, max(fit's rate, FIT_TRANSFER_MAX)] so that a drawn inflow is
+ * never larger than the fit itself would allow (an inflow rate compounds). */
+static double shifted_transfer(const fit *f, int a, double shift)
+{
+    double t = f->transfer[a] - shift, hi = fmax(f->transfer[a], FIT_TRANSFER_MAX);
+
+    return t < -1.0 ? -1.0 : t > hi ? hi : t;
+}
+
+/* Rates with the net exit rate raised by `shift` (0: the fit's own rates). Cessation stays
+ * as fitted; the shift moves the net transfer rate, whose negative part is extra removal and
+ * whose positive part is transfers in. */
+static void set_rates(const fit *f, double shift, rates *rt)
+{
+    for (int a = 0; a < SIM_N_AGES; a++) {
+        double c = a == SIM_MAX_AGE ? 1.0 : f->cease[a];
+        double out = a == SIM_MAX_AGE ? 0.0 : fmax(0.0, -shifted_transfer(f, a + 1, shift));
+        rt->q[a] = 1.0 - (1.0 - c) * (1.0 - out);
+        rt->leave_share[a] = rt->q[a] > 0.0 ? fmin(1.0, c / rt->q[a]) : 1.0;
+        rt->tin[a] = fmax(0.0, shifted_transfer(f, a, shift));
+        rt->rflip[a] = rt->q[a] > 0.5;
+        rt->rq[a] = rt->rflip[a] ? 1.0 - rt->q[a] : rt->q[a];
+        rt->lrq[a] = log1p(-rt->rq[a]);
+        rt->lls[a] = log1p(-fmin(rt->leave_share[a], 1.0 - rt->leave_share[a]));
+        rt->pw[a][0] = 1.0;
+        for (int k = 1; k < POW_TABLE; k++)     /* k roundings: well within 1e-13 */
+            rt->pw[a][k] = rt->pw[a][k - 1] * (1.0 - rt->rq[a]);
+    }
+    rt->tabled = shift == 0.0;
+}
+
+/* The exit draw's scale: the Student-t prediction of a future year's net exit rate from
+ * exit_years past ones, exit_sd * sqrt(1 + 1 / n) * t(n - 1) (engine.h says why). */
+static void prepare_exit(engine *e)
+{
+    const fit *f = e->f;
+
+    e->exit_scale = 0.0;
+    e->exit_df = 0.0;
+    if (!(f->exit_sd > 0.0))
+        return;
+    e->exit_scale = f->exit_sd;
+    if (f->exit_years >= 2) {
+        e->exit_scale *= sqrt(1.0 + 1.0 / f->exit_years);
+        e->exit_df = f->exit_years - 1;
+    }
+}
+
 static void prepare_rates(engine *e)
 {
     const fit *f = e->f;
     const scenario *sc = e->sc;
+    const rates *rt = &e->base_rates;
     double d = sc->damping, dp = 1.0;
 
+    set_rates(f, 0.0, &e->base_rates);
+    prepare_exit(e);
     for (int a = 0; a < SIM_N_AGES; a++) {
-        double c = a == SIM_MAX_AGE ? 1.0 : f->cease[a];
-        double out = a == SIM_MAX_AGE ? 0.0 : fmax(0.0, -f->transfer[a + 1]);
-        e->q[a] = 1.0 - (1.0 - c) * (1.0 - out);
-        e->leave_share[a] = e->q[a] > 0.0 ? fmin(1.0, c / e->q[a]) : 1.0;
-        e->tin[a] = fmax(0.0, f->transfer[a]);
-        e->rflip[a] = e->q[a] > 0.5;
-        e->rq[a] = e->rflip[a] ? 1.0 - e->q[a] : e->q[a];
-        for (int k = 0; k < POW_TABLE; k++)
-            e->rpow[a][k] = pow(1.0 - e->rq[a], k);
         for (int k = 1; k < CDF_TABLE; k++) {
             double *cdf = e->rcdf[a] + (size_t)k * (size_t)(k - 1) / 2;
-            double pmf = e->rpow[a][k], acc = 0.0, odds = e->rq[a] / (1.0 - e->rq[a]);
+            double pmf = pow(1.0 - rt->rq[a], k), acc = 0.0;
+            double odds = rt->rq[a] / (1.0 - rt->rq[a]);
             for (int x = 0; x < k; x++) {
                 acc += pmf;
                 cdf[x] = acc;
@@ -387,6 +453,7 @@ sim_status engine_prepare(const scenario *sc, const fit *f, const engine_placer 
     e->horizon = horizon;
     prepare_slots(e);
     prepare_rates(e);
+    e->inline_rng = sample_taus2_inline_ok();
     *out = e;
     return SIM_OK;
 }
@@ -406,8 +473,9 @@ size_t engine_slots(const engine *e) { return e->n_slots; }
 
 size_t engine_bytes(const engine *e, size_t n_reps)
 {
-    /* state + generator (struct and taus2 state, with malloc overhead) + g + workspace */
-    return n_reps * (N_CELLS_AN * e->n_slots * sizeof(int32_t) + 96 + sizeof(double)
+    /* state + generator (struct and taus2 state, with malloc overhead) + g and exit shift
+     * + workspace */
+    return n_reps * (N_CELLS_AN * e->n_slots * sizeof(int32_t) + 96 + 2 * sizeof(double)
                      + e->placer.ws_size);
 }
 
@@ -445,47 +513,22 @@ unsigned long engine_rep_seed(unsigned long seed, size_t rep)
 typedef struct rep_ctx {
     const engine *e;
     gsl_rng      *r;
+    sample_rng    sr;                   /* r, with inline uniforms */
     int32_t      *x;                    /* this replication's state */
     void         *ws;                   /* placer workspace */
     double        g;                    /* this replication's growth draw */
+    double        shift;                /* this replication's exit draw (0: none) */
+    const rates  *rt;                   /* the rates in force: &e->base_rates or &own */
+    rates         own;                  /* the shifted rates when shift != 0 */
     int32_t      *want;                 /* worker scratch when a place() hook exists */
     engine_flows  flows;
 } rep_ctx;
 
-/* b^n by squaring: a handful of multiplications for the small n met here, far cheaper than
- * exp(n * log1p(-p)). */
-static double pow_int(double b, unsigned n)
-{
-    double r = 1.0;
-
-    while (n) {
-        if (n & 1u)
-            r *= b;
-        b *= b;
-        n >>= 1;
-    }
-    return r;
-}
-
-/* Binomial(n, p) by inversion (the pmf recurrence from P(0) = (1 - p)^n, walked with one
- * uniform) when the mean is small, as in every cell of a local authority; GSL's BTPE sampler
- * otherwise. p <= 1/2 here; `f0` is (1 - p)^n. GSL's own small-mean branch calls pow() and
- * more on every draw, which dominated the profile. */
-static unsigned binomial_inv(const gsl_rng *r, double p, unsigned n, double f0)
-{
-    const double odds = p / (1.0 - p);
-    double u = gsl_rng_uniform(r), f = f0;
-    unsigned x = 0;
-
-    while (u > f && x < n) {
-        u -= f;
-        x++;
-        f *= odds * (double)(n - x + 1) / (double)x;
-    }
-    return x;
-}
-
-static unsigned draw_binomial(const gsl_rng *r, double p, int32_t n)
+/* Binomial(n, p) for p in [0, 1], given l = log(1 - min(p, 1 - p)): inversion from
+ * (1 - p)^n = exp(n l) for the small means of a local authority's cells, sample.h's BTRS for
+ * large ones. (GSL's BTPE, and its small-mean branch with pow() on every draw, dominated the
+ * profile; so did (1 - p)^n by squaring, whose branches mispredict.) */
+static unsigned draw_binomial_l(sample_rng *sr, double p, int32_t n, double l)
 {
     int flip;
     double pp;
@@ -498,54 +541,45 @@ static unsigned draw_binomial(const gsl_rng *r, double p, int32_t n)
     flip = p > 0.5;
     pp = flip ? 1.0 - p : p;
     if ((double)n * pp < INV_MAX_MEAN)
-        x = binomial_inv(r, pp, (unsigned)n, pow_int(1.0 - pp, (unsigned)n));
+        x = sample_binomial_inv(sr, pp, (unsigned)n, exp((double)n * l));
     else
-        x = gsl_ran_binomial(r, pp, (unsigned)n);
+        x = sample_binomial_btrs(sr, pp, (unsigned)n);
     return flip ? (unsigned)n - x : x;
 }
 
-/* The removal draw of age a, with (1 - p)^n from the engine's table for small cells. */
-static unsigned draw_removal(const engine *e, const gsl_rng *r, int a, int32_t n)
+static unsigned draw_binomial(sample_rng *sr, double p, int32_t n)
 {
-    const double p = e->rq[a];
+    return draw_binomial_l(sr, p, n, log1p(-fmin(p, 1.0 - p)));
+}
+
+/* The removal draw of age a under rates `rt`: small cells by inversion against the engine's
+ * cdf table (unshifted rates) or from rt's (1 - p)^n table, large ones by BTRS. */
+static unsigned draw_removal(const engine *e, const rates *rt, sample_rng *sr, int a, int32_t n)
+{
+    const double p = rt->rq[a];
     unsigned x;
 
     if (p <= 0.0 || n <= 0)
-        return e->rflip[a] ? (unsigned)n : 0;
-    if (n < CDF_TABLE) {
+        return rt->rflip[a] ? (unsigned)n : 0;
+    if (rt->tabled && n < CDF_TABLE) {
         /* inversion against the tabulated cdf: no arithmetic but compares */
         const double *cdf = e->rcdf[a] + (size_t)n * (size_t)(n - 1) / 2;
-        double u = gsl_rng_uniform(r);
+        double u = sample_uniform(sr);
         x = 0;
         while (x < (unsigned)n && u >= cdf[x])
             x++;
-    } else if (n < POW_TABLE && (double)n * p < INV_MAX_MEAN)
-        x = binomial_inv(r, p, (unsigned)n, e->rpow[a][n]);
+    } else if ((double)n * p < INV_MAX_MEAN)
+        x = sample_binomial_inv(sr, p, (unsigned)n,
+                                n < POW_TABLE ? rt->pw[a][n] : exp((double)n * rt->lrq[a]));
     else
-        x = gsl_ran_binomial(r, p, (unsigned)n);
-    return e->rflip[a] ? (unsigned)n - x : x;
+        x = sample_binomial_btrs(sr, p, (unsigned)n);
+    return rt->rflip[a] ? (unsigned)n - x : x;
 }
 
-/* Poisson(mu): inversion with one uniform below POISSON_INV (GSL's small-mean method takes
- * mu + 1 uniforms), GSL's otherwise. */
-static int32_t draw_poisson(const gsl_rng *r, double mu)
+/* Poisson(mu), capped at MAX_MEAN (sample.h: inversion, else PTRS). */
+static int32_t draw_poisson(sample_rng *sr, double mu)
 {
-    double u, f, cdf;
-    int32_t x = 0;
-
-    if (!(mu > 0.0))
-        return 0;
-    if (mu >= POISSON_INV)
-        return (int32_t)gsl_ran_poisson(r, fmin(mu, MAX_MEAN));
-    u = gsl_rng_uniform(r);
-    f = exp(-mu);
-    cdf = f;
-    while (u >= cdf && x < 1000) {   /* the cap only guards against rounding at cdf ~ 1 */
-        x++;
-        f *= mu / x;
-        cdf += f;
-    }
-    return x;
+    return (int32_t)sample_poisson(sr, fmin(mu, MAX_MEAN));
 }
 
 /* Split `total` pupils of age a and need n over their phase's preference row; add them to the
@@ -564,7 +598,7 @@ static void place_row(rep_ctx *rc, int a, int n, int32_t total, int32_t *cell)
         /* a few pupils: independent categorical draws are the same multinomial and cost one
          * uniform each instead of up to k - 1 binomials; bounded, so no per-pupil scaling */
         for (int32_t i = 0; i < total; i++) {
-            double u = gsl_rng_uniform(rc->r);
+            double u = sample_uniform(&rc->sr);
             int j = 0;
             while (j < row->k - 1 && u >= row->cum[j])
                 j++;
@@ -573,7 +607,7 @@ static void place_row(rep_ctx *rc, int a, int n, int32_t total, int32_t *cell)
         return;
     }
     for (int j = 0; j < row->k && rem > 0; j++) {
-        int32_t c = row->cond[j] >= 1.0 ? rem : (int32_t)draw_binomial(rc->r, row->cond[j], rem);
+        int32_t c = row->cond[j] >= 1.0 ? rem : (int32_t)draw_binomial_l(&rc->sr, row->cond[j], rem, row->lcond[j]);
         dst[row->set[j]] += c;
         rem -= c;
     }
@@ -584,6 +618,26 @@ typedef struct row_count {
     int64_t before, removed;
     int32_t pool, aged, leaving;
 } row_count;
+
+/* Bit s set when src[s] != 0, for S <= 64 cells: four at a time with SSE2 where the compiler
+ * offers it (the scalar loop was a tenth of a Hackney step). */
+static inline uint64_t occupancy(const int32_t *src, size_t S)
+{
+    uint64_t m = 0;
+    size_t s = 0;
+#ifdef __SSE2__
+    const __m128i zero = _mm_setzero_si128();
+
+    for (; s + 4 <= S; s += 4) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + s));
+        unsigned eq = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, zero)));
+        m |= (uint64_t)(~eq & 0xfu) << s;
+    }
+#endif
+    for (; s < S; s++)
+        m |= (uint64_t)(src[s] != 0) << s;
+    return m;
+}
 
 /* Empty one occupied cell of age a. A cell whose slot serves age a + 1 (dst not NULL) has
  * its own removal draw and its survivors move to dst; the others only add to `leaving`, whose
@@ -599,7 +653,7 @@ static inline void remove_cell(rep_ctx *rc, int a, int32_t *src, int32_t *dst, r
         c->leaving += k;
         return;
     }
-    surv = k - (int32_t)draw_removal(rc->e, rc->r, a, k);
+    surv = k - (int32_t)draw_removal(rc->e, rc->rt, &rc->sr, a, k);
     c->removed += k - surv;
     c->aged += surv;
     *dst += surv;
@@ -612,7 +666,7 @@ static inline void remove_leaving(rep_ctx *rc, int a, row_count *c)
 
     if (c->leaving == 0)
         return;
-    surv = c->leaving - (int32_t)draw_removal(rc->e, rc->r, a, c->leaving);
+    surv = c->leaving - (int32_t)draw_removal(rc->e, rc->rt, &rc->sr, a, c->leaving);
     c->removed += c->leaving - surv;
     c->aged += surv;
     c->pool += surv;
@@ -625,7 +679,7 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
     const engine *e = rc->e;
     const size_t S = e->n_slots;
     const int na = a + 1;
-    const double tin = e->tin[na];
+    const double tin = rc->rt->tin[na];
     const unsigned char *keep = e->keep + na;
     int64_t before = 0, removed = 0;
     int32_t arrivals = 0;
@@ -641,9 +695,7 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
         if (S <= 64) {
             /* visit occupied cells only: a branch-free occupancy mask, then its set bits
              * (testing every cell mispredicted on the sparse rows of a small LA) */
-            uint64_t m = 0;
-            for (size_t s = 0; s < S; s++)
-                m |= (uint64_t)(src[s] != 0) << s;
+            uint64_t m = occupancy(src, S);
             while (m) {
                 size_t s = (size_t)__builtin_ctzll(m);
                 m &= m - 1;
@@ -660,7 +712,7 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
         /* joiners and transfers in are independent Poissons: draw their sum once */
         mu_j = mean[na * SIM_N_NEEDS + n] * jscale;
         mu_t = tin * cnt.aged;
-        arrived = draw_poisson(rc->r, mu_j + mu_t);
+        arrived = draw_poisson(&rc->sr, mu_j + mu_t);
         sum_j += mu_j;
         sum_t += mu_t;
         arrivals += arrived;
@@ -670,11 +722,12 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
             place_row(rc, na, n, total, dst);
     }
     fl->plans_before[a] = before;
-    fl->leavers[a] = draw_binomial(rc->r, e->leave_share[a], (int32_t)removed);
+    fl->leavers[a] = draw_binomial_l(&rc->sr, rc->rt->leave_share[a], (int32_t)removed,
+                                     rc->rt->lls[a]);
     fl->transfers_out[na] = removed - fl->leavers[a];
     /* the age's arrivals split into its two Poissons: exact for the flows by age */
     fl->joiners[na] = sum_t > 0.0
-        ? (int64_t)draw_binomial(rc->r, sum_j / (sum_j + sum_t), arrivals) : arrivals;
+        ? (int64_t)draw_binomial(&rc->sr, sum_j / (sum_j + sum_t), arrivals) : arrivals;
     fl->transfers_in[na] = arrivals - fl->joiners[na];
 }
 
@@ -698,7 +751,7 @@ static void step(rep_ctx *rc, int h)
     for (int a = SIM_MAX_AGE - 1; a >= 0; a--)
         step_age(rc, a, mean, jscale);
     for (int n = 0; n < SIM_N_NEEDS; n++) {
-        int32_t j = draw_poisson(rc->r, mean[n] * jscale);
+        int32_t j = draw_poisson(&rc->sr, mean[n] * jscale);
         rc->flows.joiners[0] += j;
         if (j > 0)
             place_row(rc, 0, n, j, rc->x + (size_t)n * e->n_slots);
@@ -718,6 +771,11 @@ static void init_rep(rep_ctx *rc, size_t rep, unsigned long seed)
     rc->g = e->f->growth;
     if (e->f->growth_se > 0.0)
         rc->g += gsl_ran_gaussian(rc->r, e->f->growth_se);
+    /* after g, so a fit without exit uncertainty keeps every earlier draw */
+    rc->shift = 0.0;
+    if (e->exit_scale > 0.0)
+        rc->shift = e->exit_scale * (e->exit_df > 0.0 ? gsl_ran_tdist(rc->r, e->exit_df)
+                                                       : gsl_ran_gaussian(rc->r, 1.0));
     if (rc->want) {
         memcpy(rc->want, e->base, sizeof e->base);
         e->placer.place(e->placer.ctx, rc->ws, e->base_year, rc->want, rc->x, e->n_slots);
@@ -729,6 +787,19 @@ static void init_rep(rep_ctx *rc, size_t rep, unsigned long seed)
                SIM_N_SETTINGS * sizeof *rc->x);
 }
 
+/* Put replication rates in force for exit shift `shift` (recomputed each year: 26 ages of
+ * arithmetic, cheaper than keeping them per replication). */
+static void use_shift(rep_ctx *rc, double shift)
+{
+    rc->shift = shift;
+    if (shift == 0.0) {
+        rc->rt = &rc->e->base_rates;
+        return;
+    }
+    set_rates(rc->e->f, shift, &rc->own);
+    rc->rt = &rc->own;
+}
+
 /* ---- threads ---------------------------------------------------------------------------- */
 
 typedef struct run_shared {
@@ -738,7 +809,7 @@ typedef struct run_shared {
     size_t                cells;        /* int32 per replication state */
     int32_t              *x;            /* [n_reps][cells] */
     gsl_rng             **rng;          /* [n_reps] */
-    double               *g;            /* [n_reps] */
+    double               *draw;         /* [n_reps][2]: growth g and exit shift */
     unsigned char        *ws;           /* [n_reps][ws_size] */
     pthread_barrier_t     barrier;
     pthread_mutex_t       gate;
@@ -775,17 +846,21 @@ static void run_block(run_shared *sh, size_t w)
         rc.want = xcalloc(N_CELLS_AN * SIM_N_SETTINGS, sizeof *rc.want);
     for (size_t i = lo; i < hi; i++) {
         rc.r = sh->rng[i];
+        sample_bind(&rc.sr, rc.r, e->inline_rng);
         rc.x = sh->x + i * sh->cells;
         rc.ws = wsz ? sh->ws + i * wsz : NULL;
         init_rep(&rc, i, opt->seed);
-        sh->g[i] = rc.g;
+        sh->draw[2 * i] = rc.g;
+        sh->draw[2 * i + 1] = rc.shift;
     }
     for (int h = 1; h <= opt->horizon; h++) {
         for (size_t i = lo; i < hi; i++) {
             rc.r = sh->rng[i];
+            sample_bind(&rc.sr, rc.r, e->inline_rng);
             rc.x = sh->x + i * sh->cells;
             rc.ws = wsz ? sh->ws + i * wsz : NULL;
-            rc.g = sh->g[i];
+            rc.g = sh->draw[2 * i];
+            use_shift(&rc, sh->draw[2 * i + 1]);
             if (i + 1 < hi)
                 prefetch_state(sh->x + (i + 1) * sh->cells, sh->cells);
             step(&rc, h);
@@ -880,7 +955,7 @@ sim_status engine_run(const engine *e, const engine_options *opt, const engine_s
     sh.cells = N_CELLS_AN * e->n_slots;
     sh.x = zalloc_huge(opt->n_reps * sh.cells * sizeof *sh.x);
     sh.rng = xcalloc(opt->n_reps, sizeof *sh.rng);
-    sh.g = xcalloc(opt->n_reps, sizeof *sh.g);
+    sh.draw = xcalloc(2 * opt->n_reps, sizeof *sh.draw);
     sh.ws = e->placer.ws_size ? xcalloc(opt->n_reps, e->placer.ws_size) : NULL;
     for (size_t i = 0; i < opt->n_reps; i++)
         if ((sh.rng[i] = gsl_rng_alloc(gsl_rng_taus2)) == NULL)
@@ -889,7 +964,7 @@ sim_status engine_run(const engine *e, const engine_options *opt, const engine_s
     for (size_t i = 0; i < opt->n_reps; i++)
         gsl_rng_free(sh.rng[i]);
     free(sh.rng);
-    free(sh.g);
+    free(sh.draw);
     free(sh.ws);
     free(sh.x);
     return st;

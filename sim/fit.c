@@ -35,13 +35,12 @@ enum {
  * misreported and left out of the growth fit. */
 static const double OUTLIER_FACTOR = 2.5;
 
-/* The largest net inflow a transfer rate may carry, per surviving plan a year. A rate is
- * applied to the plans of every projected year, so it compounds; inflows above this are
- * one-offs (statements converted to EHC plans in 2014-2018, the extension to age 25, data
- * clean-ups) that would otherwise double a band every few years. The backtest (issue 7, 12
- * LAs, origins 2016-2022) cut the h = 3 error of the total from 16.3% to 12.7% with it;
- * 0.05 and 0.10 did about as well, no cap much worse. */
-static const double TRANSFER_MAX = 0.10;
+/* Positive transfer rates are capped at FIT_TRANSFER_MAX (fit.h). A rate is applied to the
+ * plans of every projected year, so it compounds; inflows above the cap are one-offs
+ * (statements converted to EHC plans in 2014-2018, the extension to age 25, data clean-ups)
+ * that would otherwise double a band every few years. The backtest (issue 7, 12 LAs, origins
+ * 2016-2022) cut the h = 3 error of the total from 16.3% to 12.7% with it; 0.05 and 0.10 did
+ * about as well, no cap much worse. */
 
 /* One published figure for a range of ages. */
 typedef struct band {
@@ -963,13 +962,13 @@ static void fit_transfer(ctx *c, fit *f, const pair *p)
             "per surviving plan, pooled over January %d-%d to %d-%d (%d pairs); groups from "
             "%s (ages in January C + 1: residual plans, rate; inflows capped at %+.2f a "
             "year):", ps[np - 1].year, p->year, ps[np - 1].year + 1, p->year + 1, np, kdesc,
-            TRANSFER_MAX);
+            FIT_TRANSFER_MAX);
     for (int g = 0; g < ng; g++) {
         double s = 0.0, res = 0.0, r;
 
         for (int i = 0; i < np; i++)
             transfer_sums(&ps[i], f->cease, lo[g], hi[g], &s, &res);
-        r = s > 0.0 ? clamp(res / s, -1.0, TRANSFER_MAX) : 0.0;
+        r = s > 0.0 ? clamp(res / s, -1.0, FIT_TRANSFER_MAX) : 0.0;
         for (int a = lo[g]; a <= hi[g]; a++)
             f->transfer[a + 1] = r;
         if (lo[g] == 0)

@@ -35,7 +35,8 @@ static const char USAGE[] =
     "                      --out DIR\n"
     "       sendsim backtest SCENARIO.ini [--origins FROM:TO] [--horizon H] [--reps N]\n"
     "                        [--out DIR]\n"
-    "       sendsim compare A.ini B.ini [--out DIR]\n"
+    "       sendsim compare A.ini B.ini [--out DIR] [--reps N] [--seed S] [--threads T]\n"
+    "                       [--no-charts] [--quiet]\n"
     "       sendsim --help | --version\n";
 
 static int usage_error(const char *fmt, const char *arg)
@@ -648,6 +649,119 @@ static int cmd_run(int argc, char **argv)
     return sim_exit_code(st);
 }
 
+/* ---- sendsim compare ----------------------------------------------------------------- */
+
+/* Load, fit and simulate one side of a comparison with the shared options. */
+static sim_status compare_side(const char *ini, const run_args *a, const scenario *first,
+                               scenario **sc, alloc_result **r, sim_error *err)
+{
+    sim_diag *diag = calloc(1, sizeof *diag);
+    fit *f = calloc(1, sizeof *f);
+    sim_status st = diag && f ? scenario_load(ini, sc, diag) : SIM_EINTERNAL;
+
+    if (st != SIM_OK && diag) {
+        report_diag(diag);
+        *err = (sim_error){ 0 };
+    }
+    if (st == SIM_OK && first && (*sc)->base_year != first->base_year)
+        st = sim_error_set(err, SIM_EDATA, ini, 0, "base_year", "base year %d differs from the "
+                           "first scenario's %d (expected the same base year, so years "
+                           "line up)", (*sc)->base_year, first->base_year);
+    if (st == SIM_OK)
+        st = fit_scenario(*sc, f, err);
+    if (st == SIM_OK) {
+        const scenario *o = first ? first : *sc;
+        alloc_run_options opt = { a->has_reps ? a->reps : (size_t)o->replications, a->threads,
+                                  a->has_seed ? a->seed : o->seed,
+                                  first && first->horizon < (*sc)->horizon ? first->horizon
+                                                                           : (*sc)->horizon };
+        (*sc)->horizon = opt.horizon;
+        st = alloc_simulate(*sc, f, &opt, NULL, r, err);
+    }
+    free(diag);
+    free(f);
+    return st;
+}
+
+/* sendsim compare A.ini B.ini [--out DIR] [--reps N] [--seed S] [--threads T] [--no-charts]
+ * [--quiet]: both on common random numbers (same seed and replications). */
+static int cmd_compare(int argc, char **argv)
+{
+    run_args a = { 0 };
+    const char *ini_b;
+    scenario *sa = NULL, *sb = NULL;
+    alloc_result *ra = NULL, *rb = NULL;
+    alloc_compare_row *rows = NULL;
+    sim_error err = { 0 };
+    char dir[1024];
+    sim_status st;
+    int rc;
+
+    char *rest[64];
+    int n_rest = 0, n_pos = 0;
+
+    if (argc > 64)
+        return usage_error("compare: too many arguments%s", "");
+    /* run_parse takes one scenario: hand it everything but the second one */
+    ini_b = NULL;
+    for (int i = 0; i < argc; i++) {
+        int takes_value = strcmp(argv[i], "--out") == 0 || strcmp(argv[i], "--reps") == 0
+                          || strcmp(argv[i], "--seed") == 0 || strcmp(argv[i], "--threads") == 0;
+        if (argv[i][0] != '-' && n_pos++ == 1) {
+            ini_b = argv[i];
+            continue;
+        }
+        rest[n_rest++] = argv[i];
+        if (takes_value && i + 1 < argc)
+            rest[n_rest++] = argv[++i];
+    }
+    if (n_pos != 2)
+        return usage_error("compare needs two scenarios, A.ini B.ini (got %s)",
+                           n_pos < 2 ? "fewer" : "more");
+    if ((rc = run_parse(n_rest, rest, &a)) != 0)
+        return rc;
+    if (a.has_horizon)
+        return usage_error("compare: unknown option '%s'", "--horizon");
+    st = compare_side(a.ini, &a, NULL, &sa, &ra, &err);
+    if (st == SIM_OK)
+        st = compare_side(ini_b, &a, sa, &sb, &rb, &err);
+    if (st == SIM_OK) {
+        size_t n;
+        rows = calloc(3 * (size_t)alloc_result_horizon(ra) + 1, sizeof *rows);
+        n = rows ? alloc_compare(ra, rb, rows) : 0;
+        if (a.out)
+            snprintf(dir, sizeof dir, "%s", a.out);
+        else
+            snprintf(dir, sizeof dir, "output/compare");
+        st = rows == NULL ? SIM_EINTERNAL
+           : make_dirs(dir) != 0 ? sim_error_set(&err, SIM_EIO, dir, 0, "--out", "cannot "
+                                                 "create the output directory: %s",
+                                                 strerror(errno))
+           : report_compare_write(dir, rows, n, &err);
+    }
+    if (st == SIM_OK && !a.no_charts) {
+        chart_meta meta = { 0 };
+        meta.scenario = sa->name;
+        meta.base_year = sa->base_year;
+        meta.replications = (long)alloc_result_reps(ra);
+        meta.seed = a.has_seed ? a.seed : sa->seed;
+        meta.risk_target = sa->risk_target;
+        if (chart_compare(dir, sa->name, sb->name, &meta, &err) != SIM_OK)
+            st = SIM_EIO;
+    }
+    if (st == SIM_OK && !a.quiet)
+        fprintf(stderr, "sendsim: wrote %s/compare.csv%s\n", dir,
+                a.no_charts ? "" : " and compare.png/.svg");
+    if (st != SIM_OK && (err.msg[0] || err.file[0]))
+        report_error(&err);
+    free(rows);
+    alloc_result_free(ra);
+    alloc_result_free(rb);
+    scenario_free(sa);
+    scenario_free(sb);
+    return sim_exit_code(st);
+}
+
 /* ---- sendsim import ------------------------------------------------------------------ */
 
 /* sendsim import --la CODE --sen2 DIR [--sen2-2022 DIR] [--population FILE] --out DIR */
@@ -703,5 +817,7 @@ int main(int argc, char **argv)
         return cmd_run(argc - 2, argv + 2);
     if (strcmp(argv[1], "import") == 0)
         return cmd_import(argc - 2, argv + 2);
+    if (strcmp(argv[1], "compare") == 0)
+        return cmd_compare(argc - 2, argv + 2);
     return usage_error("unknown command '%s'", argv[1]);
 }

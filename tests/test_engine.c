@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_randist.h>
+
 #include "engine.h"
 #include "summary.h"
 #include "xalloc.h"
@@ -183,6 +185,8 @@ Test(engine, thread_count_does_not_change_any_band_and_the_seed_does)
     f.growth = 0.05;
     f.growth_se = 0.03;
     f.overdispersion = 0.02;
+    f.exit_sd = 0.024;                        /* the exit draw, too, is per replication */
+    f.exit_years = 5;
     total_bands(&f, 7, 1, 401, 8, one);
     total_bands(&f, 7, 3, 401, 8, three);
     total_bands(&f, 8, 2, 401, 8, other);
@@ -399,5 +403,86 @@ Test(engine, rejects_bad_placers_and_run_options)
     opt.horizon = 3;
     cr_expect(eq(int, engine_run(e, &opt, NULL, &err), SIM_OK));
     engine_free(e);
+    free(sc);
+}
+
+/* The expected total at horizon h of the cohort recurrence when every replication runs at
+ * net transfer rates shifted by `shift` (engine.h, "Exit draw"). */
+static double shifted_total(const scenario *sc, const fit *f, double shift, int h)
+{
+    double expect[SIM_N_AGES], next[SIM_N_AGES], t[SIM_N_AGES], total = 0.0;
+
+    for (int a = 0; a < SIM_N_AGES; a++) {
+        t[a] = fmin(fmax(f->transfer[a] - shift, -1.0), fmax(f->transfer[a], FIT_TRANSFER_MAX));
+        expect[a] = 0.0;
+        for (int n = 0; n < SIM_N_NEEDS; n++)
+            for (int s = 0; s < SIM_N_SETTINGS; s++)
+                expect[a] += sc->caseload[a][n][s];
+    }
+    for (int y = 1; y <= h; y++) {
+        for (int a = 0; a < SIM_N_AGES; a++) {
+            double in = a == 0 ? 0.0 : expect[a - 1] * (1.0 - f->cease[a - 1])
+                                       * (1.0 - fmax(0.0, -t[a]));
+            next[a] = in * (1.0 + fmax(0.0, t[a])) + f->joiners[a];
+        }
+        memcpy(expect, next, sizeof expect);
+    }
+    for (int a = 0; a < SIM_N_AGES; a++)
+        total += expect[a];
+    return total;
+}
+
+/* Mean and sd across replications of the total at horizon h. */
+static void total_moments(const by_age *b, int h, double *mean, double *sd)
+{
+    double s = 0.0, ss = 0.0;
+
+    for (size_t r = 0; r < b->n_reps; r++) {
+        double v = 0.0;
+        for (int a = 0; a < SIM_N_AGES; a++)
+            v += (double)b->tot[((size_t)h * b->n_reps + r) * SIM_N_AGES + (size_t)a];
+        s += v;
+        ss += v * v;
+    }
+    *mean = s / (double)b->n_reps;
+    *sd = sqrt(fmax(ss - s * *mean, 0.0) / (double)(b->n_reps - 1));
+}
+
+/* The exit draw widens the band of the total and keeps its mean where the model puts it:
+ * the mean over the Student-t draw (integrated numerically over its density) of the
+ * recurrence at each shifted rate, which is near the unshifted one for a modest sd. */
+Test(engine, exit_rate_draw_widens_the_band_and_keeps_the_mean)
+{
+    enum { R = 3000, H = 5, STEPS = 24001 };
+    const double sd = 0.0317, lim = 60.0;
+    const int years = 6;
+    scenario *sc = make_scenario();
+    fit f;
+    by_age b0, b1;
+    double m0, s0, m1, s1, expect = 0.0, scale = sd * sqrt(1.0 + 1.0 / years);
+
+    make_fit(&f);
+    b0 = run_by_age(sc, &f, R, H, 2);
+    f.exit_sd = sd;
+    f.exit_years = years;
+    b1 = run_by_age(sc, &f, R, H, 2);
+    cr_expect(b1.flows_ok != 0, "a replication-year broke conservation under the exit draw");
+    total_moments(&b0, H, &m0, &s0);
+    total_moments(&b1, H, &m1, &s1);
+    /* E[total] = integral of total(scale * t) dens_t(t) dt, trapezoid over |t| <= 60 */
+    for (int i = 0; i < STEPS; i++) {
+        double t = -lim + 2.0 * lim * i / (STEPS - 1), w = 2.0 * lim / (STEPS - 1);
+        if (i == 0 || i == STEPS - 1)
+            w *= 0.5;
+        expect += w * gsl_ran_tdist_pdf(t, years - 1) * shifted_total(sc, &f, scale * t, H);
+    }
+    cr_expect(gt(dbl, s1, 1.3 * s0), "sd with the draw %g, without %g", s1, s0);
+    cr_expect(fabs(m1 - expect) <= 5.0 * s1 / sqrt(R), "mean %g, expected %g (se %g)", m1,
+              expect, s1 / sqrt(R));
+    cr_expect(fabs(m1 - m0) <= 5.0 * sqrt((s0 * s0 + s1 * s1) / R),
+              "mean with the draw %g, without %g", m1, m0);
+    cr_expect(fabs(m0 - shifted_total(sc, &f, 0.0, H)) <= 5.0 * s0 / sqrt(R));
+    free(b0.tot);
+    free(b1.tot);
     free(sc);
 }
