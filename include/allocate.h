@@ -10,6 +10,16 @@
  * afresh like every post-16 pupil.
  * Groups without provisions are unconstrained: their pupils go to the setting slot.
  *
+ * Ages a group constrains. A group limits places only at the ages at which at least one of its
+ * provisions operates (age_from..age_to, whatever its needs). At any other age (Hackney: no
+ * special school admits ages 20-25) nobody could be placed locally by any choice of places,
+ * so the group's pupils of that age are placed like MS pupils: in the setting slot itself,
+ * without limit, and are no shortfall; a pupil reaching such an age in an out-of-borough slot
+ * moves to the setting slot. Where some provision of the group admits the age but none admits
+ * the need, the pupils overflow and are shortfall as usual: a missing type of provision is
+ * what planners must see. alloc_free_ages_note() says which ages and how many base-year pupils
+ * this concerns.
+ *
  * Capacity of provision p in January Y is floor(scenario_capacity(sc, p, Y)) (a wave opening
  * in September Y - 1 counts from January Y).
  *
@@ -24,15 +34,19 @@
  * constrained group fill its provisions the same way, but without overflow, and the rest stay
  * in their setting slot (places outside the named provisions), which is no shortfall.
  *
- * Roll-ups per replication-year (stocks in January):
+ * Roll-ups per replication-year (stocks in January), over the ages g constrains only:
  *   shortfall(g, phase, need)  pupils in g's out-of-borough slots (after the year's
  *                              placement: pupils for whom no local place is free);
  *   demand(g, phase, need)     pupils in g's provisions, in the setting slots of g's settings
  *                              and in g's out-of-borough slots (pupils wanting g's places);
  *   occupancy(p)               pupils in provision p;
- *   out_of_borough             pupils in every slot counted as IS but the IS provisions;
+ *   out_of_borough             pupils in every slot counted as IS but the IS provisions (the
+ *                              out-of-borough slots, and IS pupils no named IS provision holds);
  *   spend(setting)             pupils x unit cost (provision annual_cost, else costs.csv by
- *                              setting and phase, else 0) x (1 + inflation)^(year - base year).
+ *                              setting and phase, else 0) x (1 + inflation)^(year - base year);
+ *   spend(ALLOC_COST_OOB)      the spend on the out_of_borough pupils (a part of IS's spend).
+ * The base year (h = 0) has the same figures, from the census placed as it stands (identical
+ * in every replication: every quantile equal, no shortfall).
  * capacity(g, phase, need) is the places of g's provisions that admit some age of the phase
  * and that need (ALL need: any need), so rows of one group do not add up.
  *
@@ -56,7 +70,9 @@ enum {
     ALLOC_N_GPN_PHASE = SIM_N_PHASES + 1,
     ALLOC_N_GPN_NEED = SIM_N_NEEDS + 1,
     ALLOC_N_STAGES = 2,
-    ALLOC_N_COST = SIM_N_SETTINGS + 1            /* settings, then ALL */
+    ALLOC_COST_ALL = SIM_N_SETTINGS,
+    ALLOC_COST_OOB = SIM_N_SETTINGS + 1,
+    ALLOC_N_COST = SIM_N_SETTINGS + 2            /* settings, then ALL, then OOB */
 };
 
 typedef struct alloc alloc;
@@ -103,12 +119,21 @@ int32_t alloc_capacity(const alloc *al, size_t p, int h);
 /* 1 if group g has provisions (so places in it are limited). */
 int alloc_constrained(const alloc *al, sim_group g);
 
+/* 1 if group g limits places at age a: some provision of g operates at that age. */
+int alloc_constrains_age(const alloc *al, sim_group g, int a);
+
+/* One line (ending in '\n') for run.txt into buf[n]: for each constrained group with ages it
+ * does not constrain, those ages and the base-year pupils of its settings at them (placed
+ * without a limit, no shortfall); "" when there are none. Returns the base-year pupils in all. */
+long alloc_free_ages_note(const alloc *al, char *buf, size_t n);
+
 /* Place the pupils of want[] (layout of engine_placer.place) into x for year base_year + h,
  * exactly as the placer does (exposed for tests). */
 void alloc_place(const alloc *al, int h, int32_t *want, int32_t *x);
 
 /* Results for `n_reps` replications over years base_year+1 .. base_year+horizon, whose
- * year_done() is called by up to `n_workers` workers. */
+ * year_done() is called by up to `n_workers` workers; the base year's figures (h = 0) are
+ * filled in at once from the census. */
 alloc_result *alloc_result_new(const alloc *al, size_t n_reps, int horizon, size_t n_workers);
 
 /* Release `r`. NULL is a no-op. */
@@ -125,12 +150,13 @@ size_t alloc_result_bytes(const alloc *al, size_t n_reps, int horizon, size_t n_
  * must outlive the run. */
 engine_sink alloc_sink(alloc_result *r, const engine_sink *next);
 
-/* Figures for year base_year + h (1 <= h <= horizon): group g (constrained), phase index
- * (ALLOC_ALL_PHASE for ALL), need index (ALLOC_ALL_NEED for ALL). */
+/* Figures for year base_year + h (0 <= h <= horizon; 0: the census as placed): group g
+ * (constrained; NULL otherwise), phase index (ALLOC_ALL_PHASE for ALL), need index
+ * (ALLOC_ALL_NEED for ALL). */
 const alloc_gpn_band *alloc_get_gpn(const alloc_result *r, int h, sim_group g, int phase,
                                     int need);
 const alloc_prov_band *alloc_get_prov(const alloc_result *r, int h, size_t p);
-/* setting index SIM_N_SETTINGS for ALL */
+/* setting index, or ALLOC_COST_ALL (every setting), ALLOC_COST_OOB (out of borough) */
 const alloc_cost_band *alloc_get_cost(const alloc_result *r, int h, int setting);
 
 /* Per-replication series kept for comparisons: total shortfall (every group), out-of-borough
@@ -166,6 +192,10 @@ typedef struct alloc_wave_row {
     int       latest_safe;               /* latest September it can open with P(shortfall of
                                             its group) <= risk_target in every projected year;
                                             0 when no year does */
+    double    earliest_risk;             /* with the wave opening in September of the base
+                                            year: the highest P(shortfall of its group, all
+                                            phases and needs) over the projected years */
+    int       earliest_risk_year;        /* the (first) year of that highest risk */
 } alloc_wave_row;
 
 /* Evaluate every wave (name, group) of `sc` with runs of o->n_reps replications on common

@@ -21,17 +21,29 @@
  *                  capacity charts draw the 80% and 95% demand bands; without them, the
  *                  median and the 90th percentile line)
  *     capacity_<G>    rows group=G phase=ALL need=ALL, for each group with capacity > 0 in some
- *                     year: capacity as a step line, demand_p50 and its bands, shortfall_p50 as
- *                     hatched bars on the capacity line, p_shortfall of the last year.
- *     shortfall_risk  rows phase!=ALL need=ALL: heat map of p_shortfall by (group, phase).
- *     summary page    the (group, phase, need) row with the highest p_shortfall in the headline
- *                     year gives the headline sentence.
+ *                     year, from the first year in the file (the run writes the base year):
+ *                     top panel, capacity as a step line with the wave labels in rows above
+ *                     every data value, demand_p50 and its bands; bottom panel, shortfall_p50
+ *                     as hatched bars from zero ("children without a matching local place"),
+ *                     with a note for years whose demand_p50 < capacity yet shortfall_p50 > 0
+ *                     (places that do not match ages and needs); p_shortfall of the last year.
+ *     shortfall_risk  rows phase!=ALL need=ALL, years after the base year: heat map of
+ *                     p_shortfall by (group, phase).
+ *     summary page    the headline row of the headline year: among (RP or SS, PRI/SEC/P16,
+ *                     need) rows with p_shortfall >= risk_target, the largest shortfall_p50
+ *                     (then any (group, phase, need) at risk; then the highest p_shortfall,
+ *                     said to be within target); its places_for_target by the September before.
  *   waves.csv      wave,open_year,places,shortfall_reduction_mean,latest_safe_open_year[,group]
  *                  labels the capacity charts (by `group` when present; otherwise each rise in
  *                  capacity is labelled with its size) and feeds the summary page.
- *                  latest_safe_open_year may be empty when no year keeps the risk in target.
- *   cost.csv       year,setting,mean,p025,p10,p50,p90,p975 (pounds)
- *     cost            rows setting=ALL (all placements) and setting=IS (out of borough).
+ *                  latest_safe_open_year may be empty when no year keeps the risk in target;
+ *                  then optional earliest_risk,earliest_risk_year (the risk left with the wave
+ *                  opening in September of the base year) explain it in the summary.
+ *   cost.csv       year,setting,mean,p025,p10,p50,p90,p975 (pounds); setting is ALL, a setting
+ *                  code or OOB (out of borough: pupils no local provision could take, a part
+ *                  of IS, which is all independent and non-maintained special spend)
+ *     cost            rows setting=ALL (all placements) and setting=OOB (out of borough); a
+ *                     file without OOB rows shows IS instead, labelled independent special.
  *   backtest.csv   origin,horizon,year,band,actual,p025,p10,p50,p90,p975,ape,in80,in95
  *     backtest        rows band=ALL, one panel per horizon (up to 3).
  *   compare.csv    year,measure,a_mean,b_mean,diff_mean,diff_p05,diff_p95
@@ -86,11 +98,12 @@ sim_status chart_compare(const char *outdir, const char *name_a, const char *nam
 
 /* The summary page's headline sentences, one a line ending in '\n', into buf[n] (truncated to
  * fit), from the CSVs in `outdir` as chart_pack() reads them; draws nothing, so main.c can also
- * print them. The first is about the (group, phase, need) with the highest chance of a
- * shortfall in meta->headline_year, e.g. "In 2030 there is an 86% chance that demand from
- * secondary-phase children with autistic spectrum disorder (ASD) exceeds local special school
- * places; the median shortfall is 34 places; 87 more places open by September 2029 would bring
- * the risk under 10%." Sentences whose file is absent are left out. Errors as chart_pack(). */
+ * print them. The first is about the headline row (above) of meta->headline_year, e.g. "In
+ * 2030 there is an 86% chance that some secondary-age children with autistic spectrum disorder
+ * (ASD) cannot get a matching local special school place: the median shortfall is 34 places,
+ * and 87 more such places open by September 2029 would bring the risk under 10%." Then the
+ * total, the need that grows most, the groups, spend and, when a wave has no safe date, why.
+ * Sentences whose file is absent are left out. Errors as chart_pack(). */
 sim_status chart_headlines(const char *outdir, const chart_meta *meta, char *buf, size_t n,
                            sim_error *err);
 

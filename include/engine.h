@@ -28,7 +28,7 @@
  *   delta = exit_sd * sqrt(1 + 1 / n) * t(n - 1),   n = fit.exit_years
  * (Normal(0, exit_sd) when n < 2; nothing, and no draw, when exit_sd is 0), and runs every
  * year at the net transfer rates transfer[a] - delta, each kept within
- * [-1, max(transfer[a], FIT_TRANSFER_MAX)]; cessation stays as fitted. So delta > 0 is extra
+ * [-1, max(transfer[a], 0.5)]; cessation stays as fitted. So delta > 0 is extra
  * removal (or a smaller inflow) at every age, delta < 0 a smaller outflow or a larger inflow.
  * Why this size: exit_sd is the scatter of single years' net exit rates, and
  * s * sqrt(1 + 1 / n) * t(n - 1) is the Student-t predictive distribution of a new year's
@@ -38,8 +38,10 @@
  * yearly scatter is carried by the joiners' shock (fit.h, overdispersion). The parameter
  * uncertainty of a mean rate alone, exit_sd / sqrt(n), would assume the past years were
  * independent draws around one fixed rate, and left the backtest's 80% band holding ~72% of
- * actuals, against ~82% with the full-size draw (backtest-notes.md). The cap on inflows keeps
- * a heavy-tailed draw (few years, few degrees of freedom) from compounding without bound.
+ * actuals, against ~82% with the full-size draw (backtest-notes.md). The bound of +0.5 a year
+ * on inflows only guards the far tail of a t with few degrees of freedom (a rate compounds);
+ * the fit's own cap, FIT_TRANSFER_MAX, is for a fitted one-off and would cut the upper tail
+ * the backtest's actuals reach.
  *
  * Replication i draws only from its own generator (GSL taus2) seeded from (seed, i), and the
  * sink below receives every replication's state for a year before any summary of that year

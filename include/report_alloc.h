@@ -4,14 +4,20 @@
  *   shortfall.csv  year,group,phase,need,capacity,demand_p50,demand_p90,shortfall_mean,
  *                  shortfall_p50,shortfall_p90,p_shortfall,places_for_target,demand_p025,
  *                  demand_p10,demand_p975
- *                  one block per projected year and constrained group, ALL first then the
- *                  codes' order (phase before need); a (phase, need) row is left out when it
- *                  has neither capacity nor demand in any replication;
+ *                  one block per year (the base year, from the census as placed, then each
+ *                  projected year) and constrained group, ALL first then the codes' order
+ *                  (phase before need); a (phase, need) row is left out when it has neither
+ *                  capacity nor demand in any replication;
  *   provision.csv  year,provision_id,places,occupancy_mean,occupancy_p50,occupancy_p90,p_full
- *   cost.csv       year,setting,mean,p025,p10,p50,p90,p975 (pounds, with inflation): ALL, then
- *                  each setting with spend;
- *   waves.csv      wave,open_year,places,shortfall_reduction_mean,latest_safe_open_year,group
- *                  (latest_safe_open_year empty when no opening year keeps the risk in target);
+ *                  (base year first);
+ *   cost.csv       year,setting,mean,p025,p10,p50,p90,p975 (pounds, with inflation; base year
+ *                  first): ALL, then each setting with spend (IS always), then OOB: the spend
+ *                  on pupils out of borough (allocate.h: out_of_borough), a part of IS;
+ *   waves.csv      wave,open_year,places,shortfall_reduction_mean,latest_safe_open_year,group,
+ *                  earliest_risk,earliest_risk_year (latest_safe_open_year empty when no
+ *                  opening year keeps the risk in target; earliest_risk: the highest
+ *                  P(shortfall of the group) left with the wave opening in September of the
+ *                  base year, in earliest_risk_year);
  *   compare.csv    year,measure,a_mean,b_mean,diff_mean,diff_p05,diff_p95.
  *
  * Every file is written under a temporary name in the output directory and renamed into place

@@ -56,6 +56,10 @@ struct alloc {
     gslot          *gslots;                      /* the slots of constrained groups */
     size_t          n_gslots;
     size_t          n_runs;
+    unsigned char   con_age[SIM_N_GROUPS][SIM_N_AGES];  /* 1: some provision of g serves a */
+    unsigned char   free_age[SIM_N_GROUPS * SIM_N_AGES][2];  /* (age, group) pairs of
+                                                    constrained groups at ages they leave free */
+    size_t          n_free;
 };
 
 static const sim_setting GROUP_SETTING[SIM_N_GROUPS] = {
@@ -106,6 +110,17 @@ static void prepare_groups(alloc *al)
             if (al->gi[sc->order[k]] >= 0)
                 al->chain[g][al->n_chain[g]++] = sc->order[k];
     }
+    /* a group limits only the ages some provision of it serves (allocate.h) */
+    for (size_t p = 0; p < al->n_prov; p++)
+        for (int a = sc->provisions[p].age_from; a <= sc->provisions[p].age_to; a++)
+            if (a >= 0 && a < SIM_N_AGES)
+                al->con_age[sc->provisions[p].group][a] = 1;
+    for (int g = 0; g < SIM_N_GROUPS; g++)
+        for (int a = 0; a < SIM_N_AGES && al->gi[g] >= 0; a++)
+            if (!al->con_age[g][a]) {
+                al->free_age[al->n_free][0] = (unsigned char)a;
+                al->free_age[al->n_free++][1] = (unsigned char)g;
+            }
 }
 
 static void prepare_slots(alloc *al)
@@ -294,6 +309,61 @@ size_t alloc_slots(const alloc *al) { return al->n_slots; }
 size_t alloc_provision_slot(const alloc *al, size_t p) { (void)al; return SIM_N_SETTINGS + p; }
 int alloc_constrained(const alloc *al, sim_group g) { return al->gi[g] >= 0; }
 
+int alloc_constrains_age(const alloc *al, sim_group g, int a)
+{
+    return al->gi[g] >= 0 && a >= 0 && a < SIM_N_AGES && al->con_age[g][a];
+}
+
+/* Base-year pupils of group g's settings at age a. */
+static long base_pupils(const alloc *al, int g, int a)
+{
+    double t = 0.0;
+
+    for (int n = 0; n < SIM_N_NEEDS; n++)
+        for (int s = 0; s < SIM_N_SETTINGS; s++)
+            if (al->set_group[s] == g && al->sc->caseload[a][n][s] > 0.0)
+                t += al->sc->caseload[a][n][s];
+    return lround(t);
+}
+
+long alloc_free_ages_note(const alloc *al, char *buf, size_t n)
+{
+    char line[1024];
+    size_t used = 0;
+    long all = 0;
+
+    line[0] = '\0';
+    for (size_t c = 0; c < al->n_con; c++) {
+        const int g = al->con[c];
+        long pupils = 0;
+        char ages[160] = "";
+        size_t k = 0;
+        for (int a = 0; a < SIM_N_AGES; a++) {  /* runs of free ages: "0-1, 20-25" */
+            int b = a;
+            if (al->con_age[g][a])
+                continue;
+            while (b + 1 < SIM_N_AGES && !al->con_age[g][b + 1])
+                b++;
+            for (int x = a; x <= b; x++)
+                pupils += base_pupils(al, g, x);
+            if (k < sizeof ages)
+                k += (size_t)snprintf(ages + k, sizeof ages - k, b > a ? "%s%d-%d" : "%s%d",
+                                      k ? ", " : "", a, b);
+            a = b;
+        }
+        if (ages[0] == '\0' || used >= sizeof line)
+            continue;
+        used += (size_t)snprintf(line + used, sizeof line - used, "%s %s ages %s (%ld base-year "
+                                 "pupil%s)", used ? ";" : "", group_code((sim_group)g), ages,
+                                 pupils, pupils == 1 ? "" : "s");
+        all += pupils;
+    }
+    if (n > 0)
+        snprintf(buf, n, used ? "allocation: ages no provision of the group serves are placed "
+                 "without a limit and are no shortfall:%s\n" : "%s", line);
+    return all;
+}
+
 int32_t alloc_capacity(const alloc *al, size_t p, int h)
 {
     return al->cap[(size_t)h * al->n_prov + p];
@@ -371,8 +441,8 @@ static void place_one(const alloc *al, int h, int a, int n, int s, int32_t k, in
     int32_t *row = x + (size_t)(a * SIM_N_NEEDS + n) * al->n_slots;
     const int g = al->set_group[s];
 
-    if (g < 0 || al->gi[g] < 0) {
-        row[s] += k;                     /* no places to run out of */
+    if (g < 0 || al->gi[g] < 0 || !al->con_age[g][a]) {
+        row[s] += k;                     /* no places to run out of, at least at this age */
         return;
     }
     if (h == 0) {                        /* the census as it stands: no shortfall */
@@ -384,13 +454,30 @@ static void place_one(const alloc *al, int h, int a, int n, int s, int32_t k, in
     row[al->oob[g][stage_of(a)]] += k;
 }
 
+/* Pupils out of borough at an age their group does not limit (they aged into it) are placed
+ * in the setting slot, as place_one() places newcomers of that age. */
+static void free_ages_home(const alloc *al, int32_t *x)
+{
+    for (size_t i = 0; i < al->n_free; i++) {
+        const int a = al->free_age[i][0], g = al->free_age[i][1];
+        for (int n = 0; n < SIM_N_NEEDS; n++) {
+            int32_t *row = x + (size_t)(a * SIM_N_NEEDS + n) * al->n_slots;
+            int32_t *away = row + al->oob[g][stage_of(a)];
+            row[GROUP_SETTING[g]] += *away;
+            *away = 0;
+        }
+    }
+}
+
 static void place_with(const alloc *al, int h, const int32_t *want, int32_t *x, int32_t *fr)
 {
     const size_t N = (size_t)SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS;
 
     free_places(al, h, x, fr);
-    if (h > 0)
+    if (h > 0) {
+        free_ages_home(al, x);
         bring_back(al, x, fr);
+    }
     /* want[] in memory order is age, need, setting: the documented order. Most of it is
      * zero, so it is read in blocks of 8 and only non-zero blocks are looked into. */
     for (size_t i0 = 0; i0 < N; i0 += 8) {
@@ -445,15 +532,17 @@ struct alloc_result {
     double         *dv;                  /* [n_reps][ALLOC_N_COST] */
     int32_t        *rep_sf, *rep_oob;    /* [horizon][n_reps] */
     double         *rep_spend;           /* [horizon][n_reps] */
-    alloc_gpn_band *gpn;                 /* [horizon][n_con][N_GPN] */
-    alloc_prov_band *prov;               /* [horizon][n_prov] */
-    alloc_cost_band *cost;               /* [horizon][ALLOC_N_COST] */
+    alloc_gpn_band *gpn;                 /* [horizon + 1][n_con][N_GPN], by h */
+    alloc_prov_band *prov;               /* [horizon + 1][n_prov] */
+    alloc_cost_band *cost;               /* [horizon + 1][ALLOC_N_COST] */
     int32_t        *col;                 /* [n_workers][n_reps] */
     double         *sorted;              /* [n_workers][n_reps] */
     uint32_t       *hist;                /* [n_workers][HIST_RANGE] */
 };
 
 static size_t m_int_of(const alloc *al) { return al->n_prov + 2 * al->n_con * N_GPN; }
+
+static void base_year_bands(alloc_result *r);
 
 alloc_result *alloc_result_new(const alloc *al, size_t n_reps, int horizon, size_t n_workers)
 {
@@ -471,12 +560,13 @@ alloc_result *alloc_result_new(const alloc *al, size_t n_reps, int horizon, size
     r->rep_sf = xcalloc(H * n_reps, sizeof *r->rep_sf);
     r->rep_oob = xcalloc(H * n_reps, sizeof *r->rep_oob);
     r->rep_spend = xcalloc(H * n_reps, sizeof *r->rep_spend);
-    r->gpn = xcalloc(H * C * N_GPN, sizeof *r->gpn);
-    r->prov = xcalloc(H * al->n_prov, sizeof *r->prov);
-    r->cost = xcalloc(H * ALLOC_N_COST, sizeof *r->cost);
-    r->col = xmalloc(r->n_workers * CHUNK * n_reps * sizeof *r->col);
-    r->sorted = xmalloc(r->n_workers * n_reps * sizeof *r->sorted);
+    r->gpn = xcalloc((H + 1) * C * N_GPN, sizeof *r->gpn);
+    r->prov = xcalloc((H + 1) * al->n_prov, sizeof *r->prov);
+    r->cost = xcalloc((H + 1) * ALLOC_N_COST, sizeof *r->cost);
+    r->col = xmalloc(r->n_workers * CHUNK * (n_reps ? n_reps : 1) * sizeof *r->col);
+    r->sorted = xmalloc(r->n_workers * (n_reps ? n_reps : 1) * sizeof *r->sorted);
     r->hist = xmalloc(r->n_workers * HIST_RANGE * sizeof *r->hist);
+    base_year_bands(r);
     return r;
 }
 
@@ -485,7 +575,7 @@ size_t alloc_result_bytes(const alloc *al, size_t n_reps, int horizon, size_t n_
     const size_t H = (size_t)horizon, C = al->n_con ? al->n_con : 1;
 
     return n_reps * (m_int_of(al) * 4 + ALLOC_N_COST * 8 + H * 16 + n_workers * (8 + 4 * CHUNK))
-           + H * (C * N_GPN * sizeof(alloc_gpn_band) + al->n_prov * sizeof(alloc_prov_band))
+           + (H + 1) * (C * N_GPN * sizeof(alloc_gpn_band) + al->n_prov * sizeof(alloc_prov_band))
            + n_workers * HIST_RANGE * 4;
 }
 
@@ -550,11 +640,31 @@ static void add_sums(const alloc *al, const double *uc, const int32_t *acc, int3
         for (size_t s = 0; s < S; s++) {
             if (T[s] == 0)
                 continue;
-            dv[al->slot_setting[s]] += (double)T[s] * uc[s * SIM_N_PHASES + (size_t)ph];
-            *oob += al->slot_away[s] ? T[s] : 0;
+            const double spend = (double)T[s] * uc[s * SIM_N_PHASES + (size_t)ph];
+            dv[al->slot_setting[s]] += spend;
+            if (al->slot_away[s]) {
+                dv[ALLOC_COST_OOB] += spend;
+                *oob += T[s];
+            }
         }
         for (size_t p = 0; p < al->n_prov; p++)
             iv[p] += T[SIM_N_SETTINGS + p];
+    }
+}
+
+/* Demand counts only the ages the group limits (allocate.h): take out the pupils of its
+ * setting slots at the other ages (its provisions and out-of-borough slots hold none). */
+static void drop_free_ages(const alloc *al, const int32_t *x, int32_t *dem)
+{
+    for (size_t i = 0; i < al->n_free; i++) {
+        const int a = al->free_age[i][0], g = al->free_age[i][1];
+        int32_t *d = dem + (size_t)al->gi[g] * N_GPN + (size_t)phase_of_age(a) * ALLOC_N_GPN_NEED;
+        for (int n = 0; n < SIM_N_NEEDS; n++) {
+            const int32_t *row = x + (size_t)(a * SIM_N_NEEDS + n) * al->n_slots;
+            for (int s = 0; s < SIM_N_SETTINGS; s++)
+                if (al->set_group[s] == g)
+                    d[n] -= row[s];
+        }
     }
 }
 
@@ -601,7 +711,7 @@ static void on_rep_year(void *ctx, const engine_view *v)
 {
     alloc_result *r = ctx;
     const alloc *al = r->al;
-    const size_t S = al->n_slots, hi = (size_t)(v->h - 1);
+    const size_t S = al->n_slots, hi = v->h > 0 ? (size_t)(v->h - 1) : 0;
     const size_t n_acc = (size_t)SIM_N_PHASES * SIM_N_NEEDS * S;
     const double *uc = al->ucost + (size_t)v->h * S * SIM_N_PHASES;
     int32_t *iv = r->iv + v->rep * r->m_int, oob = 0, sf = 0;
@@ -627,17 +737,20 @@ static void on_rep_year(void *ctx, const engine_view *v)
         }
     }
     add_sums(al, uc, acc, iv, dv, &oob, coll + (size_t)SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS);
+    drop_free_ages(al, v->x, iv + al->n_prov + al->n_con * N_GPN);
     for (size_t c = 0; c < 2 * al->n_con; c++)
         add_margins(iv + al->n_prov + c * N_GPN);
     for (size_t c = 0; c < al->n_con; c++)
         sf += iv[al->n_prov + c * N_GPN + N_GPN - 1];
     for (int s = 0; s < SIM_N_SETTINGS; s++)
-        dv[SIM_N_SETTINGS] += dv[s];
-    r->rep_sf[hi * r->n_reps + v->rep] = sf;
-    r->rep_oob[hi * r->n_reps + v->rep] = oob;
-    r->rep_spend[hi * r->n_reps + v->rep] = dv[SIM_N_SETTINGS];
-    if (r->next.rep_year)
-        pass_on(r, v, coll);
+        dv[ALLOC_COST_ALL] += dv[s];
+    if (v->h > 0) {                      /* h = 0: the base year, from base_year_bands() */
+        r->rep_sf[hi * r->n_reps + v->rep] = sf;
+        r->rep_oob[hi * r->n_reps + v->rep] = oob;
+        r->rep_spend[hi * r->n_reps + v->rep] = dv[ALLOC_COST_ALL];
+        if (r->next.rep_year)
+            pass_on(r, v, coll);
+    }
     if (acc != stack)
         free(acc);
 }
@@ -700,7 +813,7 @@ static double share_above(const double *x, size_t n, double t, int ge)
 static void band_column(alloc_result *r, int h, size_t m, const double *x, double mean)
 {
     const alloc *al = r->al;
-    const size_t n = r->n_reps, hi = (size_t)(h - 1);
+    const size_t n = r->n_reps, hi = (size_t)h;
 
     if (m < al->n_prov) {
         alloc_prov_band *b = &r->prov[hi * al->n_prov + m];
@@ -757,7 +870,7 @@ static void band_cost(alloc_result *r, int h, int s, size_t w)
 {
     const size_t n = r->n_reps;
     double *x = r->sorted + w * n, sum = 0.0;
-    alloc_cost_band *b = &r->cost[(size_t)(h - 1) * ALLOC_N_COST + (size_t)s];
+    alloc_cost_band *b = &r->cost[(size_t)h * ALLOC_N_COST + (size_t)s];
 
     for (size_t i = 0; i < n; i++) {
         x[i] = r->dv[i * ALLOC_N_COST + (size_t)s];
@@ -785,6 +898,41 @@ static void on_year_done(void *ctx, int h, size_t w, size_t n_workers)
         r->next.year_done(r->next.ctx, h, w, n_workers);
 }
 
+/* The base year's bands (h = 0): the census placed as the engine places it (alloc_place at
+ * h = 0, no random numbers), rolled up as one replication. */
+static void base_year_bands(alloc_result *r)
+{
+    const alloc *al = r->al;
+    const size_t n_reps = r->n_reps;
+    int32_t *want = xcalloc((size_t)SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS, sizeof *want);
+    int32_t *x = xcalloc((size_t)SIM_N_AGES * SIM_N_NEEDS * al->n_slots, sizeof *x);
+    engine_view v;
+
+    if (n_reps == 0)
+        goto done;
+    for (int a = 0; a < SIM_N_AGES; a++)
+        for (int n = 0; n < SIM_N_NEEDS; n++)
+            for (int s = 0; s < SIM_N_SETTINGS; s++) {
+                double c = al->sc->caseload[a][n][s];
+                want[(a * SIM_N_NEEDS + n) * SIM_N_SETTINGS + s] =
+                    c > 0.0 && c < 1e9 ? (int32_t)llround(c) : 0;
+            }
+    alloc_place(al, 0, want, x);
+    memset(&v, 0, sizeof v);
+    v.year = al->base_year;
+    v.n_slots = al->n_slots;
+    v.x = x;
+    r->n_reps = 1;                       /* band the one state as a replication of its own */
+    on_rep_year(r, &v);
+    band_columns(r, 0, 0, r->m_int, 0);
+    for (int s = 0; s < ALLOC_N_COST; s++)
+        band_cost(r, 0, s, 0);
+    r->n_reps = n_reps;
+done:
+    free(want);
+    free(x);
+}
+
 engine_sink alloc_sink(alloc_result *r, const engine_sink *next)
 {
     engine_sink s = { r, on_rep_year, on_year_done };
@@ -801,18 +949,18 @@ const alloc_gpn_band *alloc_get_gpn(const alloc_result *r, int h, sim_group g, i
 
     if (c < 0)
         return NULL;
-    return &r->gpn[((size_t)(h - 1) * r->al->n_con + (size_t)c) * N_GPN
+    return &r->gpn[((size_t)h * r->al->n_con + (size_t)c) * N_GPN
                    + (size_t)(phase * ALLOC_N_GPN_NEED + need)];
 }
 
 const alloc_prov_band *alloc_get_prov(const alloc_result *r, int h, size_t p)
 {
-    return &r->prov[(size_t)(h - 1) * r->al->n_prov + p];
+    return &r->prov[(size_t)h * r->al->n_prov + p];
 }
 
 const alloc_cost_band *alloc_get_cost(const alloc_result *r, int h, int setting)
 {
-    return &r->cost[(size_t)(h - 1) * ALLOC_N_COST + (size_t)setting];
+    return &r->cost[(size_t)h * ALLOC_N_COST + (size_t)setting];
 }
 
 int32_t alloc_rep_shortfall(const alloc_result *r, int h, size_t rep)
@@ -879,15 +1027,26 @@ static double mean_shortfall(const alloc_result *r)
     return sum / ((double)r->n_reps * (double)r->horizon);
 }
 
-/* 1 if P(shortfall of g, ALL, ALL) <= the risk target in every projected year. */
-static int is_safe(const alloc_result *r, sim_group g)
+/* 1 if P(shortfall of g, ALL, ALL) <= the risk target in every projected year; the highest
+ * P and its (first) year into *worst, *worst_h. */
+static int is_safe(const alloc_result *r, sim_group g, double *worst, int *worst_h)
 {
+    int safe = 1;
+
+    *worst = 0.0;
+    *worst_h = 1;
     for (int h = 1; h <= r->horizon; h++) {
         const alloc_gpn_band *b = alloc_get_gpn(r, h, g, ALLOC_ALL_PHASE, ALLOC_ALL_NEED);
-        if (b == NULL || b->p_shortfall > r->risk_target)
+        if (b == NULL)
             return 0;
+        if (b->p_shortfall > *worst) {
+            *worst = b->p_shortfall;
+            *worst_h = h;
+        }
+        if (b->p_shortfall > r->risk_target)
+            safe = 0;
     }
-    return 1;
+    return safe;
 }
 
 /* The distinct (wave name, group) pairs of sc->waves, in file order. */
@@ -927,12 +1086,14 @@ static sim_status run_variant(scenario *mod, const fit *f, const alloc_run_optio
     return alloc_simulate(mod, f, o, NULL, out, err);
 }
 
-/* Is unit u safe when it opens in September `year`? -1 on error. */
+/* Is unit u safe when it opens in September `year`? -1 on error. Opening in the base year
+ * also records the highest risk left (u->earliest_risk, u->earliest_risk_year). */
 static int safe_at(scenario *mod, const scenario *sc, const fit *f, const alloc_run_options *o,
-                   const alloc_wave_row *u, int year, sim_status *st, sim_error *err)
+                   alloc_wave_row *u, int year, sim_status *st, sim_error *err)
 {
     alloc_result *r = NULL;
-    int safe;
+    int safe, worst_h;
+    double worst;
 
     for (size_t i = 0; i < sc->n_waves; i++)
         mod->waves[i] = sc->waves[i];
@@ -941,7 +1102,11 @@ static int safe_at(scenario *mod, const scenario *sc, const fit *f, const alloc_
             mod->waves[i].open_year = year;
     if ((*st = run_variant(mod, f, o, &r, err)) != SIM_OK)
         return -1;
-    safe = is_safe(r, u->group);
+    safe = is_safe(r, u->group, &worst, &worst_h);
+    if (year == sc->base_year) {
+        u->earliest_risk = worst;
+        u->earliest_risk_year = sc->base_year + worst_h;
+    }
     alloc_result_free(r);
     return safe;
 }

@@ -212,8 +212,8 @@ sim_status backtest_truncate(const scenario *full, int origin, int horizon, long
     t->history = xmalloc((full->n_history ? full->n_history : 1) * sizeof *t->history);
     for (size_t i = 0; i < full->n_history; i++) {
         const hist_row *h = &full->history[i];
-        /* A census of January Y is out by January Y + 1 at the latest; flows of calendar year
-         * C only after the January C + 1 census. */
+        /* At origin O the January O census is the base year; a flow of calendar year C
+         * happens between the C and C + 1 censuses, so only C <= O - 1 is complete. */
         int known = h->measure == MEASURE_CASELOAD ? h->year <= origin : h->year <= origin - 1;
         if (known)
             t->history[t->n_history++] = *h;

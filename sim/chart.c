@@ -44,6 +44,8 @@ typedef struct wave_row {
     char   name[48];
     int    open_year, latest, group;       /* latest 0 when none; group -1 when not given */
     double places, reduction;
+    double risk_now;                       /* earliest_risk (NAN when not given) */
+    int    risk_year;                      /* earliest_risk_year (0 when not given) */
 } wave_row;
 
 typedef struct bt_row { int origin, horizon, year; double actual, q[5]; } bt_row;
@@ -57,7 +59,7 @@ typedef struct pack {
     curve   need[SIM_N_NEEDS];             /* demand by need (mean) */
     sf_row *sf;      size_t n_sf;
     wave_row *wv;    size_t n_wv;
-    curve   cost_all, cost_is;             /* pounds */
+    curve   cost_all, cost_is, cost_oob;   /* pounds: every setting, IS, out of borough */
     bt_row *bt;      size_t n_bt;
     cmp_row *cmp;    size_t n_cmp;
     const char *name_a, *name_b;
@@ -288,6 +290,14 @@ static sim_status wave_read_row(const table *t, size_t r, wave_row *w, sim_error
     w->group = -1;
     if (st == SIM_OK && gc >= 0)
         st = get_code(t, r, "group", group_parse, group_codes_list(), &w->group, err);
+    w->risk_now = NAN;
+    w->risk_year = 0;
+    if (st == SIM_OK && table_col(t, "earliest_risk") >= 0 && table_col(t, "earliest_risk_year") >= 0
+        && table_cell(t, r, (size_t)table_col(t, "earliest_risk"))[0] != '\0') {
+        st = get_num(t, r, table_col(t, "earliest_risk"), &w->risk_now, err);
+        if (st == SIM_OK)
+            st = get_year(t, r, "earliest_risk_year", &w->risk_year, err);
+    }
     return st;
 }
 
@@ -319,18 +329,26 @@ static sim_status load_cost(const char *dir, pack *p, sim_error *err)
     for (size_t r = 0; r < table_rows(t) && st == SIM_OK; r++) {
         int se;
         point pt;
-        st = get_code(t, r, "setting", setting_parse, setting_codes_list(), &se, err);
-        if (st != SIM_OK || (se != -1 && se != SET_IS))
+        /* OOB: out of borough, the one code here that is not a setting */
+        if (strcmp(table_cell(t, r, (size_t)table_col(t, "setting")), "OOB") == 0)
+            se = -2;
+        else
+            st = get_code(t, r, "setting", setting_parse, "ALL, OOB or one of the settings",
+                          &se, err);
+        if (st != SIM_OK || (se >= 0 && se != SET_IS))
             continue;
         st = get_point(t, r, COST_Q, &pt, err);
         if (st == SIM_OK)
-            curve_add(se < 0 ? &p->cost_all : &p->cost_is, table_rows(t), &pt);
+            curve_add(se == -1 ? &p->cost_all : se == -2 ? &p->cost_oob : &p->cost_is,
+                      table_rows(t), &pt);
     }
     table_free(t);
     if (p->cost_all.n)
         qsort(p->cost_all.pt, p->cost_all.n, sizeof(point), cmp_point);
     if (p->cost_is.n)
         qsort(p->cost_is.pt, p->cost_is.n, sizeof(point), cmp_point);
+    if (p->cost_oob.n)
+        qsort(p->cost_oob.pt, p->cost_oob.n, sizeof(point), cmp_point);
     return st;
 }
 
@@ -400,6 +418,7 @@ static void pack_free(pack *p)
         curve_free(&p->need[n]);
     curve_free(&p->cost_all);
     curve_free(&p->cost_is);
+    curve_free(&p->cost_oob);
     free(p->sf);
     free(p->wv);
     free(p->bt);
@@ -480,6 +499,7 @@ typedef struct frame {
     double vx0, vx1, vy0, vy1, wx0, wx1, wy0, wy1;
     int    y_mode, money_decimals;
     int    no_ylabels;                 /* panels sharing the first panel's y labels */
+    int    no_xlabels;                 /* a panel above another that labels the years */
 } frame;
 
 static unsigned tint(unsigned rgb, double t)  /* t of the colour over white */
@@ -600,7 +620,8 @@ static void axes(frame *f, int y0, int y1, double lo, double hi, int mode, const
     colour(C_LIGHT, 1.0);
     plbox("", 0.0, 0, "g", step, 0);
     colour(C_BLACK, 1.0);
-    plbox(ys > 1 ? "bnstoi" : "bntoi", (double)ys, ys, "", 0.0, 0);
+    plbox(f->no_xlabels ? (ys > 1 ? "bstoi" : "btoi") : (ys > 1 ? "bnstoi" : "bntoi"), (double)ys,
+          ys, "", 0.0, 0);
     plsmaj(0.0, 0.0);                      /* y labels without ticks: the grid lines do that job */
     plbox("", 0.0, 0, f->no_ylabels ? "b" : "bntvo", step, 0);
     plsmaj(0.0, 1.0);
@@ -788,7 +809,7 @@ static void base_year_marker(const frame *f, int base)
 {
     PLFLT x[2] = { base, base }, y[2] = { f->wy0, f->wy1 };
 
-    if (base <= f->wx0 || base >= f->wx1)  /* no history, or no projection, on this chart */
+    if (base <= f->wx0 + 0.5 || base >= f->wx1 - 0.5)  /* no history, or no projection, here */
         return;
     use_frame(f);
     colour(C_GREY, 1.0);
@@ -1056,18 +1077,17 @@ static curve group_curve(const pack *p, int g)
     return c;
 }
 
-/* The median shortfall (shortfall_p50) as a hatched bar standing on the places line at each
- * census year. Bars, not an area between the lines: the figures are yearly, and shading
- * between census years would show shortfalls in years that have none. The bar is the file's
- * shortfall, not demand minus places: with needs and ages to match, children can lack a place
- * while the group as a whole has room. */
+/* The median shortfall (shortfall_p50) as hatched bars standing on zero, in a panel of their
+ * own under the places chart. Not stacked on the places line: with ages and needs to match,
+ * children can lack a place while the group as a whole has room, and a bar above the line
+ * would read as demand above capacity. Bars, not an area: the figures are yearly. */
 static void shortfall_bars(const curve *c)
 {
     colour(C_VERMILLION, 1.0);
     for (size_t i = 0; i < c->n; i++) {
-        double y = c->pt[i].year, cap = c->pt[i].q[Q_MEAN], d = cap + c->pt[i].q[Q_P25];
-        PLFLT x[5] = { y - 0.3, y + 0.3, y + 0.3, y - 0.3, y - 0.3 }, v[5] = { cap, cap, d, d, cap };
-        if (!(d >= cap + 0.5))
+        double y = c->pt[i].year, d = c->pt[i].q[Q_P25];
+        PLFLT x[5] = { y - 0.3, y + 0.3, y + 0.3, y - 0.3, y - 0.3 }, v[5] = { 0, 0, d, d, 0 };
+        if (!(d >= 0.5))
             continue;
         hatch(1);
         plfill(4, x, v);
@@ -1101,9 +1121,14 @@ static void capacity_steps(const curve *c, const frame *f)
     free(y);
 }
 
-/* The year a wave opening in September `open` first shows as a rise in capacity. */
+/* The year a wave opening in September `open` first shows as a rise in capacity: January
+ * open + 1 (the run's convention) when the chart has it, else the first rise in open or
+ * open + 1 (files of other conventions), else `open`. */
 static int step_year(const curve *c, int open)
 {
+    for (size_t i = 1; i < c->n; i++)
+        if (c->pt[i].year == open + 1 && c->pt[i].q[Q_MEAN] > c->pt[i - 1].q[Q_MEAN])
+            return open + 1;
     for (size_t i = 1; i < c->n; i++)
         if (c->pt[i].year >= open && c->pt[i].year <= open + 1 &&
             c->pt[i].q[Q_MEAN] > c->pt[i - 1].q[Q_MEAN])
@@ -1111,55 +1136,75 @@ static int step_year(const curve *c, int open)
     return open;
 }
 
-/* Label each wave of group g (or, without a group column, each rise in capacity) with a
- * dotted line down from the capacity step and a text near the bottom of the plot. */
-static void wave_labels(const pack *p, const frame *f, const curve *c, int g)
-{
-    char lab[20][128];
-    double xs[20], caps[20];
-    int n = 0;
+enum { MAX_WAVE_LABELS = 12 };
+static const double WAVE_ROW = 0.036, WAVE_TEXT = 0.6;
 
-    for (size_t i = 0; i < p->n_wv && n < 20; i++) {
+/* The wave labels of group g (or, without a group column, one per rise in capacity): texts in
+ * lab[], the year of the rise in xs[] and the places after it in caps[]; returns how many. */
+static int wave_label_texts(const pack *p, const curve *c, int g, char lab[][128], double *xs,
+                            double *caps)
+{
+    int n = 0, grouped = 0;
+
+    for (size_t i = 0; i < p->n_wv && n < MAX_WAVE_LABELS; i++) {
         const wave_row *w = &p->wv[i];
         int is_num = strspn(w->name, "0123456789") == strlen(w->name);
         char pl[32];
         if (w->group != g)
             continue;
         fmt_count(w->places, pl, sizeof pl);
-        snprintf(lab[n], sizeof lab[n], "%s%s: +%s (Sept %d)", is_num ? "Wave " : "", w->name, pl,
+        snprintf(lab[n], 128, "%s%s: +%s (Sept %d)", is_num ? "Wave " : "", w->name, pl,
                  w->open_year);
         xs[n++] = step_year(c, w->open_year);
     }
-    int grouped = 0;
     for (size_t i = 0; i < p->n_wv; i++)
         grouped |= p->wv[i].group >= 0;
-    for (size_t i = 1; !grouped && i < c->n && n < 20; i++)   /* no group column: each rise */
+    for (size_t i = 1; !grouped && i < c->n && n < MAX_WAVE_LABELS; i++)   /* each rise */
         if (c->pt[i].q[Q_MEAN] > c->pt[i - 1].q[Q_MEAN]) {
             char pl[32];
             fmt_count(c->pt[i].q[Q_MEAN] - c->pt[i - 1].q[Q_MEAN], pl, sizeof pl);
-            snprintf(lab[n], sizeof lab[n], "+%s places", pl);
+            snprintf(lab[n], 128, "+%s places", pl);
             xs[n++] = c->pt[i].year;
         }
     for (int k = 0; k < n; k++) {
-        caps[k] = f->wy0;
+        caps[k] = 0.0;
         for (size_t i = 0; i < c->n; i++)
             if (c->pt[i].year == (int)xs[k])
                 caps[k] = c->pt[i].q[Q_MEAN];
         xs[k] -= 0.5;                          /* where capacity_steps() draws the rise */
     }
-    /* The earliest wave on the lowest row, texts to the right of their line: a later wave's
-     * line then never crosses an earlier wave's text. */
+    return n;
+}
+
+/* Share of the panel's height the wave labels take at its top (draw_capacity() raises the
+ * top of the y axis by as much, so no label covers data). */
+static double wave_headroom(int n, double panel_height)
+{
+    return n ? (WAVE_ROW * n + 0.015) / panel_height : 0.0;
+}
+
+/* The labels in rows at the top of the plot, above every data value, the earliest wave on the
+ * top row, each with a dotted line down to its rise in the places line: a later wave's text
+ * then starts right of every earlier wave's line. A text that would leave the plot on the
+ * right ends at its line instead; a line left of the plot's start is moved in. */
+static void wave_labels(const pack *p, const frame *f, const curve *c, int g)
+{
+    char lab[MAX_WAVE_LABELS][128];
+    double xs[MAX_WAVE_LABELS], caps[MAX_WAVE_LABELS];
+    int n = wave_label_texts(p, c, g, lab, xs, caps);
+
     for (int k = 0; k < n; k++) {
-        double ty = f->vy0 + 0.03 + 0.042 * k;
-        double tx = page_x(f, xs[k]);
-        int left = tx + 0.2 > f->vx1;
-        PLFLT lx[2] = { tx, tx }, ly[2] = { ty + 0.028, page_y(f, caps[k]) };
+        double ty = f->vy1 - WAVE_ROW * (k + 1);
+        double tx = fmax(page_x(f, xs[k]), f->vx0 + 0.004);
+        double width = (double)strlen(lab[k]) * 0.0122 * WAVE_TEXT;
+        int left = tx + 0.006 + width > f->vx1 - 0.004;
+        PLFLT lx[2] = { tx, tx }, ly[2] = { ty - 0.006, page_y(f, caps[k]) };
         page_coords();
         colour(C_BLACK, 1.0);
         pllsty(2);
         plline(2, lx, ly);
         pllsty(1);
-        text(tx + (left ? -0.006 : 0.006), ty, left ? 1.0 : 0.0, 0.62, 0, C_BLACK, lab[k]);
+        text(tx + (left ? -0.006 : 0.006), ty, left ? 1.0 : 0.0, WAVE_TEXT, 0, C_BLACK, lab[k]);
     }
 }
 
@@ -1173,13 +1218,48 @@ static const char *group_places(int g)
     return P[g];
 }
 
+/* "ARP places" and the like, for one-line notes. */
+static const char *group_short(int g)
+{
+    static const char *const S[SIM_N_GROUPS] = { "ARP places", "Special school places",
+        "Independent special places", "Mainstream places", "Post-16 places", "AP places" };
+    return S[g];
+}
+
+/* Years in which the median demand is within the places but the median shortfall is not
+ * zero, as "2028-2031, 2035" into buf; returns how many. */
+static int mismatch_years(const curve *c, char *buf, size_t n)
+{
+    size_t used = 0;
+    int count = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < c->n; i++) {
+        size_t j = i;
+        int hit = c->pt[i].q[Q_P50] < c->pt[i].q[Q_MEAN] && c->pt[i].q[Q_P25] >= 0.5;
+        if (!hit)
+            continue;
+        while (j + 1 < c->n && c->pt[j + 1].year == c->pt[j].year + 1 &&
+               c->pt[j + 1].q[Q_P50] < c->pt[j + 1].q[Q_MEAN] && c->pt[j + 1].q[Q_P25] >= 0.5)
+            j++;
+        if (used < n)
+            used += (size_t)snprintf(buf + used, n - used, j > i ? "%s%d-%d" : "%s%d",
+                                     used ? ", " : "", c->pt[i].year, c->pt[j].year);
+        count += (int)(j - i + 1);
+        i = j;
+    }
+    return count;
+}
+
 static void draw_capacity(const pack *p, int g)
 {
     curve c = group_curve(p, g);
-    frame f;
-    double lo = 0.0, hi = 0.0;
-    int have80 = 0, have95 = 0;
-    char title[200], note[300], pl[32], pc[16];
+    frame f, fs;
+    double lo = 0.0, hi = 0.0, slo = 0.0, shi = 1.0;
+    int have80 = 0, have95 = 0, n_lab;
+    char title[200], note[300], pl[32], pc[16], years[200];
+    char lab[MAX_WAVE_LABELS][128];
+    double xs[MAX_WAVE_LABELS], caps[MAX_WAVE_LABELS];
     legend_item it[6];
     size_t n = 0;
 
@@ -1187,10 +1267,18 @@ static void draw_capacity(const pack *p, int g)
         have80 |= !isnan(c.pt[i].q[Q_P10]);
         have95 |= !isnan(c.pt[i].q[Q_P025]) && !isnan(c.pt[i].q[Q_P975]);
     }
+    /* top: places against demand; bottom: the children without a matching place */
     plot_frame(&f, 0.70);
+    f.vy0 = 0.40;
+    f.no_xlabels = 1;
+    fs = f;
+    fs.vy0 = 0.13;
+    fs.vy1 = 0.30;
+    fs.no_xlabels = 0;
     curve_range(&c, Q_MEAN, Q_MEAN, 1.0, &lo, &hi);
     curve_range(&c, have95 ? Q_P975 : Q_P90, have95 ? Q_P975 : Q_P90, 1.0, &lo, &hi);
-    hi *= 1.05;
+    n_lab = wave_label_texts(p, &c, g, lab, xs, caps);
+    hi = hi * 1.03 / (1.0 - fmin(0.6, wave_headroom(n_lab, f.vy1 - f.vy0)));
     axes(&f, c.pt[0].year, c.pt[c.n - 1].year, 0.0, hi, Y_COUNT, "Places or children");
     if (have95)
         band(&c, Q_P025, Q_P975, tint(C_BLUE, 0.15), 1.0, 1.0);
@@ -1199,9 +1287,15 @@ static void draw_capacity(const pack *p, int g)
     else
         line(&c, Q_P90, C_BLUE, 2.0, 2, 1.0);
     line(&c, Q_P50, C_BLUE, 3.0, 1, 1.0);
-    shortfall_bars(&c);
     capacity_steps(&c, &f);
     wave_labels(p, &f, &c, g);
+
+    curve_range(&c, Q_P25, Q_P25, 1.0, &slo, &shi);
+    axes(&fs, c.pt[0].year, c.pt[c.n - 1].year, 0.0, shi, Y_COUNT, "");
+    shortfall_bars(&c);
+    page_coords();
+    text(fs.vx0, fs.vy1 + 0.03, 0.0, 0.72, 1, C_VERMILLION,
+         "Children without a matching local place (median)");
 
     it[n++] = (legend_item){ L_LINE, C_BLACK, 1.0, "Local places (capacity)" };
     it[n++] = (legend_item){ L_LINE, C_BLUE, 1.0, "Demand (median)" };
@@ -1211,19 +1305,25 @@ static void draw_capacity(const pack *p, int g)
         it[n++] = (legend_item){ L_DASH, C_BLUE, 1.0, "1-in-10 high demand" };
     if (have95)
         it[n++] = (legend_item){ L_BAND, tint(C_BLUE, 0.15), 1.0, "19 in 20 runs in this range" };
-    it[n++] = (legend_item){ L_HATCH, C_VERMILLION, 1.0, "Median shortfall" };
     legend(0.72, 0.80, it, n, "Key");
     const point *last = &c.pt[c.n - 1];
     fmt_count(last->q[Q_P25], pl, sizeof pl);
     fmt_pct(last->q[Q_P75], pc, sizeof pc);
-    snprintf(note, sizeof note, "In %d: %s chance of a\nshortfall; median shortfall\n%s place%s",
-             last->year, pc, pl, last->q[Q_P25] == 1 ? "" : "s");
+    snprintf(note, sizeof note, "In %d: %s chance that\nsome children lack a\nmatching local "
+             "place;\nmedian %s child%s", last->year, pc, pl,
+             llround(last->q[Q_P25]) == 1 ? "" : "ren");
     text_lines(0.72, 0.80 - 0.05 - 0.05 * (double)n - 0.02, 0.7, 0.042, C_BLACK, note);
+    if (mismatch_years(&c, years, sizeof years) > 0) {
+        char why[400], wrapped[500];
+        snprintf(why, sizeof why, "In %s median demand is below the places, yet children lack "
+                 "one: places do not match the ages and needs of the children.", years);
+        wrap(why, chars_in(0.22, 0.62), wrapped, sizeof wrapped);   /* fits the PDF page too */
+        text_lines(0.72, fs.vy1 + 0.03, 0.62, 0.03, C_VERMILLION, wrapped);
+    }
 
     snprintf(title, sizeof title, "%c%s against demand", toupper_ascii(group_places(g)[0]),
              group_places(g) + 1);
-    chart_titles(p, title, "Local places each January against the children who need one; "
-                           "the rest must go out of borough");
+    chart_titles(p, title, "Local places each January against the children who need one");
     curve_free(&c);
 }
 
@@ -1283,10 +1383,10 @@ static double target_of(const pack *p)
 
 static void heat_cell(const frame *f, double x, double y, double prob, double target)
 {
-    /* Figures and % are wider than average text (about 0.0167 of the page per character at
-     * size 1 on both page shapes): shrink the label to fit narrow cells. */
+    /* Shrink the label so the widest ("100%", ">99%": about 0.012 of the page a character at
+     * size 1, measured on the PNG) fits the cell with a margin. */
     double cell = (f->vx1 - f->vx0) / (f->wx1 - f->wx0);
-    double size = fmin(0.6, 0.85 * cell / (3 * 0.0167));
+    double size = fmin(0.6, 0.85 * cell / (4.5 * 0.012));
     int b = risk_bin(prob, target);
     char pc[16];
     PLFLT cx[4] = { x + 0.04, x + 0.96, x + 0.96, x + 0.04 };
@@ -1324,18 +1424,20 @@ static void draw_shortfall_risk(const pack *p, int arg)
 {
     int rg[SIM_N_GROUPS * SIM_N_PHASES], rp[SIM_N_GROUPS * SIM_N_PHASES], y0, y1;
     int nr = risk_rows(p, rg, rp, SIM_N_GROUPS * SIM_N_PHASES);
-    frame f = { 0.30, 0.75, 0.14, 0.82, 0, 0, 0, 0, Y_COUNT, 0, 0 };
+    frame f = { 0.30, 0.75, 0.14, 0.82, 0, 0, 0, 0, Y_COUNT, 0, 0, 0 };
     char lab[128];
     (void)arg;
 
     year_span(p, &y0, &y1);
+    if (p->base_year >= y0 && p->base_year < y1)
+        y0 = p->base_year + 1;           /* the census year has no risk: it is what it is */
     f.wx0 = y0;
     f.wx1 = y1 + 1;
     f.wy0 = 0;
     f.wy1 = nr;
     for (size_t i = 0; i < p->n_sf; i++) {
         const sf_row *s = &p->sf[i];
-        for (int r = 0; r < nr && s->need == -1; r++)
+        for (int r = 0; r < nr && s->need == -1 && s->year >= y0; r++)
             if (s->group == rg[r] && s->phase == rp[r])
                 heat_cell(&f, s->year, nr - 1 - r, s->p, target_of(p));
     }
@@ -1355,22 +1457,32 @@ static void draw_shortfall_risk(const pack *p, int arg)
     }
     text(0.5 * (f.vx0 + f.vx1), f.vy0 - 0.085, 0.5, 0.7, 0, C_BLACK, "Year (January census)");
     risk_key(p, 0.765, 0.80);
-    chart_titles(p, "Chance that demand exceeds local places",
+    chart_titles(p, "Chance that some children cannot get a matching local place",
                  "Share of runs in which some children of this phase cannot get a local place of "
-                 "this type");
+                 "this type that admits their age and need");
     text(0.765, 0.40, 0.0, 0.62, 0, C_GREY, "Each cell: one year, one");
     text(0.765, 0.37, 0.0, 0.62, 0, C_GREY, "type of place and phase.");
 }
 
 /* ---- cost ------------------------------------------------------------------------------ */
 
+/* The second series of the cost chart: out of borough (OOB rows) when cost.csv has them; from
+ * older files without them, all independent special spend (IS), named as such. */
+static const curve *cost_second(const pack *p, int *is_oob)
+{
+    *is_oob = p->cost_oob.n > 0;
+    return *is_oob ? &p->cost_oob : &p->cost_is;
+}
+
 static void draw_cost(const pack *p, int arg)
 {
-    const curve *a = &p->cost_all, *is = &p->cost_is;
+    int is_oob;
+    const curve *a = &p->cost_all, *is = cost_second(p, &is_oob);
     const curve *ref = a->n ? a : is;
+    const char *who = is_oob ? "Out of borough" : "Independent special";
     frame f;
     double lo = 0.0, hi = 0.0;
-    char note[256], m1[32], m2[32], r1[32], r2[32];
+    char note[256], m1[32], m2[32], r1[32], r2[32], lab[64];
     legend_item it[6];
     size_t n = 0;
     (void)arg;
@@ -1393,7 +1505,8 @@ static void draw_cost(const pack *p, int arg)
     }
     if (is->n) {
         line(is, Q_P50, C_VERMILLION, 3.0, 2, 1e6);
-        it[n++] = (legend_item){ L_DASH, C_VERMILLION, 1.0, "Out of borough: median" };
+        snprintf(lab, sizeof lab, "%s: median", who);
+        it[n++] = (legend_item){ L_DASH, C_VERMILLION, 1.0, lab };
         it[n++] = (legend_item){ L_BAND, C_VERMILLION, 0.40, "8 in 10 runs in this range" };
         it[n++] = (legend_item){ L_BAND, C_VERMILLION, 0.15, "19 in 20 runs in this range" };
     }
@@ -1405,13 +1518,17 @@ static void draw_cost(const pack *p, int arg)
         fmt_money(la->q[Q_P10], 0, r1, sizeof r1);
         fmt_money(la->q[Q_P90], 0, r2, sizeof r2);
         snprintf(note, sizeof note, "In %d (medians):\nall placements %s\n(8 in 10 runs: %s to %s)\n"
-                 "out of borough %s", la->year, m1, r1, r2, m2);
+                 "%s %s", la->year, m1, r1, r2, is_oob ? "out of borough" : "independent special",
+                 m2);
         text_lines(0.72, 0.80 - 0.05 - 0.05 * (double)n - 0.02, 0.7, 0.042, C_BLACK, note);
     }
     chart_titles(p, "High-needs placement spend",
                  "Cost of placements each year in cash terms (unit costs rise with inflation)");
-    text(0.02, 0.055, 0.0, 0.62, 0, C_GREY,
-         "Out of borough: independent and non-maintained special schools.");
+    text(0.02, 0.055, 0.0, 0.62, 0, C_GREY, is_oob
+         ? "Out of borough: children no local place could take, in independent or non-maintained "
+           "special schools (a part of all placements)."
+         : "Independent special: all independent and non-maintained special school places "
+           "(a part of all placements).");
 }
 
 /* ---- backtest ------------------------------------------------------------------------- */
@@ -1549,8 +1666,8 @@ static void compare_column(const pack *p, const char *m, double x0, double x1)
     const char *title = measure_title(m, &money);
     double sc = money ? 1e6 : 1.0, lo = 0.0, hi = 0.0;
     curve c = measure_curve(p, m);
-    frame top = { x0, x1, 0.52, 0.79, 0, 0, 0, 0, 0, 0, 0 };
-    frame bot = { x0, x1, 0.13, 0.40, 0, 0, 0, 0, 0, 0, 0 };
+    frame top = { x0, x1, 0.52, 0.79, 0, 0, 0, 0, 0, 0, 0, 0 };
+    frame bot = { x0, x1, 0.13, 0.40, 0, 0, 0, 0, 0, 0, 0, 0 };
     PLFLT zx[2], zy[2] = { 0.0, 0.0 };
 
     curve_range(&c, Q_MEAN, Q_MEAN, sc, &lo, &hi);
@@ -1612,6 +1729,30 @@ static void draw_compare(const pack *p, int arg)
 
 /* ---- title and summary pages -------------------------------------------------------------- */
 
+/* How to read the pack, at the foot of the title page (the summary page needs its room). */
+static void reading_notes(const pack *p, double y)
+{
+    char buf[1000], wrapped[1200], tg[16];
+
+    fmt_pct(target_of(p), tg, sizeof tg);
+    if (p->n_sf > 0)
+        snprintf(buf, sizeof buf, "How to read the charts: the model is run many times with "
+                 "different chance events; a range marked \"8 in 10 runs\" holds the middle 80%% "
+                 "of the results. \"Shortfall\" means children who need a place of a type that "
+                 "admits their age and need, find every such local place full (or none at all), "
+                 "and so go out of borough. The council's accepted risk of a shortfall in any "
+                 "year is %s. Years are January census years; a place opening in September "
+                 "counts from the next January.", tg);
+    else                                   /* no provisions: no places to run short of */
+        snprintf(buf, sizeof buf, "How to read the charts: the model is run many times with "
+                 "different chance events; a range marked \"8 in 10 runs\" holds the middle 80%% "
+                 "of the results. This scenario lists no local provisions, so it projects demand "
+                 "only: no places, shortfall or out-of-borough figures. Years are January census "
+                 "years.");
+    wrap(buf, chars_in(0.84, 0.66), wrapped, sizeof wrapped);
+    text_lines(0.08, y, 0.66, 0.034, C_GREY, wrapped);
+}
+
 static void title_page(const pack *p, const char *const *names, size_t n)
 {
     const chart_meta *m = p->meta;
@@ -1621,8 +1762,11 @@ static void title_page(const pack *p, const char *const *names, size_t n)
     pladv(0);
     page_coords();
     text(0.08, 0.82, 0.0, 2.0, 1, C_BLACK, "SEND place planning briefing");
-    snprintf(buf, sizeof buf, "%s%s%s", m->la ? m->la : "", m->la && *m->la ? " - " : "",
-             m->scenario ? m->scenario : "scenario");
+    if (m->la && *m->la && m->scenario && strncmp(m->la, m->scenario, strlen(m->scenario)) == 0)
+        snprintf(buf, sizeof buf, "%s", m->la);   /* "Hackney (E09000012)", not "... - Hackney" */
+    else
+        snprintf(buf, sizeof buf, "%s%s%s", m->la ? m->la : "", m->la && *m->la ? " - " : "",
+                 m->scenario ? m->scenario : "scenario");
     text(0.08, 0.74, 0.0, 1.3, 0, C_BLUE, buf);
     fmt_count((double)m->replications, reps, sizeof reps);
     snprintf(buf, sizeof buf, "Base year: January %d\nRuns of the model: %s (seed %lu)\n"
@@ -1640,26 +1784,52 @@ static void title_page(const pack *p, const char *const *names, size_t n)
         snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", i ? ", " : "", names[i]);
     char wrapped[1200];
     wrap(buf, chars_in(0.84, 0.8), wrapped, sizeof wrapped);
-    text_lines(0.08, y, 0.8, 0.045, C_BLACK, wrapped);
+    y = text_lines(0.08, y, 0.8, 0.045, C_BLACK, wrapped);
+    reading_notes(p, fmin(y - 0.03, 0.2));
 }
 
-/* The shortfall row the headline is about: the highest chance of a shortfall in `year`, among
- * the most detailed rows there are (phase and need, then phase, then the group totals). */
+/* Is row s a candidate for the headline: a (phase, need) row of `year`, and with `school`,
+ * of ARP or special school places in a school phase (primary, secondary, post-16), where the
+ * council's estate decisions are. */
+static int headline_candidate(const sf_row *s, int year, int school)
+{
+    if (s->year != year || s->phase < 0 || s->need < 0)
+        return 0;
+    return !school || ((s->group == GROUP_RP || s->group == GROUP_SS) &&
+                       (s->phase == PHASE_PRI || s->phase == PHASE_SEC || s->phase == PHASE_P16));
+}
+
+/* The shortfall row the headline is about, in `year`. First the school phases of ARP and
+ * special school places, then every row: among the rows whose chance of a shortfall reaches
+ * the risk target, the largest median shortfall (then the higher chance, then the more places
+ * needed), which is what the council has to find places for. When no row reaches the target,
+ * the school-phase row (else any row) with the highest chance, for a "within target"
+ * sentence; without (phase, need) rows, the group totals. */
 static const sf_row *headline_row(const pack *p, int year)
 {
-    for (int level = 2; level >= 0; level--) {
+    const double target = target_of(p);
+
+    for (int pass = 0; pass < 4; pass++) {
+        const int school = pass % 2 == 0, over = pass < 2;
         const sf_row *best = NULL;
         for (size_t i = 0; i < p->n_sf; i++) {
             const sf_row *s = &p->sf[i];
-            int lv = (s->phase >= 0) + (s->need >= 0);
-            if (s->year != year || lv != level || (level == 1 && s->phase < 0))
+            if (!headline_candidate(s, year, school) || (over && s->p < target))
                 continue;
-            if (!best || s->p > best->p || (s->p == best->p && s->sf_p50 > best->sf_p50))
+            if (best == NULL)
+                best = s;
+            else if (over ? s->sf_p50 > best->sf_p50 ||
+                                (s->sf_p50 == best->sf_p50 &&
+                                 (s->p > best->p || (s->p == best->p && s->places > best->places)))
+                          : s->p > best->p || (s->p == best->p && s->sf_p50 > best->sf_p50))
                 best = s;
         }
         if (best)
             return best;
     }
+    for (size_t i = 0; i < p->n_sf; i++)   /* a file of group totals only */
+        if (p->sf[i].year == year && p->sf[i].phase < 0 && p->sf[i].need < 0)
+            return &p->sf[i];
     return NULL;
 }
 
@@ -1668,6 +1838,12 @@ static int headline_year(const pack *p)
     int y0, y1, y = p->meta->headline_year ? p->meta->headline_year : p->base_year + 5;
 
     year_span(p, &y0, &y1);
+    if (p->n_sf == 0 && p->cost_all.n > 0) {      /* spend without shortfall rows */
+        y0 = p->cost_all.pt[0].year;
+        y1 = p->cost_all.pt[p->cost_all.n - 1].year;
+    } else if (p->n_sf == 0) {
+        return y;
+    }
     return y < y0 ? y0 : y > y1 ? y1 : y;
 }
 
@@ -1699,7 +1875,7 @@ static void headline_shortfall(const pack *p, char *out, size_t n)
 {
     int y = headline_year(p);
     const sf_row *s = headline_row(p, y);
-    char who[256], pc[16], tg[16], med[32], pl[32];
+    char who[256], pc[16], tg[16], med[32], pl[32], place[64];
 
     if (s == NULL) {
         out[0] = '\0';
@@ -1710,18 +1886,22 @@ static void headline_shortfall(const pack *p, char *out, size_t n)
     fmt_pct(target_of(p), tg, sizeof tg);
     fmt_count(s->sf_p50, med, sizeof med);
     fmt_count(s->places, pl, sizeof pl);
+    snprintf(place, sizeof place, "%.*s", (int)strlen(group_places(s->group)) - 1,
+             group_places(s->group));      /* "special school place" */
     if (s->p < target_of(p)) {
-        snprintf(out, n, "In %d the chance that demand from %s exceeds local %s is %s, within the "
-                 "%s target.", y, who, group_places(s->group), pc, tg);
+        snprintf(out, n, "In %d the chance that some %s cannot get a matching local %s is %s, "
+                 "within the %s target.", y, who, place, pc, tg);
         return;
     }
     char median[96] = "";
     if (s->sf_p50 >= 0.5)                  /* "the median shortfall is 0" would only confuse */
-        snprintf(median, sizeof median, "; the median shortfall is %s place%s", med,
+        snprintf(median, sizeof median, ": the median shortfall is %s place%s, and", med,
                  llround(s->sf_p50) == 1 ? "" : "s");
-    snprintf(out, n, "In %d there is %s %s chance that demand from %s exceeds local %s%s; %s more "
-             "place%s open by September %d would bring the risk under %s.", y, article(pc), pc,
-             who, group_places(s->group), median, pl, llround(s->places) == 1 ? "" : "s", y - 1,
+    else
+        snprintf(median, sizeof median, ";");
+    snprintf(out, n, "In %d there is %s %s chance that some %s cannot get a matching local %s%s "
+             "%s more such place%s open by September %d would bring the risk under %s.", y,
+             article(pc), pc, who, place, median, pl, llround(s->places) == 1 ? "" : "s", y - 1,
              tg);
 }
 
@@ -1750,26 +1930,79 @@ static void headline_total(const pack *p, char *out, size_t n)
              p->base_year, v1, e->year, lo, hi);
 }
 
+/* The need that grows most in plans from the base year to ten years on (means, which add up):
+ * "Most of the growth is in autism (ASD): about 1,310 plans in January 2025, 3,050 in 2035 (the
+ * average of all runs)." */
+static void headline_needs(const pack *p, char *out, size_t n)
+{
+    int best = -1, y1 = p->base_year + 10;
+    double v0 = 0.0, v1 = 0.0, grow = -1e300, total = 0.0;
+
+    out[0] = '\0';
+    for (int k = 0; k < SIM_N_NEEDS; k++) {
+        const curve *c = &p->need[k];
+        double a = NAN, b = NAN;
+        for (size_t i = 0; i < c->n; i++) {
+            if (c->pt[i].year == p->base_year)
+                a = c->pt[i].q[Q_MEAN];
+            if (c->pt[i].year <= y1)
+                b = c->pt[i].q[Q_MEAN];
+        }
+        if (isnan(a) || isnan(b))
+            continue;
+        total += b - a;
+        if (b - a > grow) {
+            grow = b - a;
+            best = k;
+            v0 = a;
+            v1 = b;
+        }
+    }
+    if (best < 0 || !(grow > 0) || !(total > 0))
+        return;
+    char a0[32], a1[32];
+    fmt_count(v0, a0, sizeof a0);
+    fmt_about(v1, a1, sizeof a1);
+    snprintf(out, n, "The need that grows most is %s (%s): from %s plans in January %d to about %s "
+             "in %d (average of all runs), %.0f%% of the growth.", need_label((sim_need)best),
+             need_code((sim_need)best), a0, p->base_year, a1,
+             y1 < p->total.pt[p->total.n - 1].year ? y1 : p->total.pt[p->total.n - 1].year,
+             100.0 * grow / total);
+}
+
+/* One sentence over the groups: "The chance of running short first passes 10% in 2027 for
+ * ARP places (77% by 2040), in 2026 for special school places (>99% by 2040)." */
 static void headline_groups(const pack *p, char *out, size_t n)
 {
+    char parts[SIM_N_GROUPS][160], tg[16];
+    int k = 0;
+
     out[0] = '\0';
+    fmt_pct(target_of(p), tg, sizeof tg);
     for (int g = 0; g < SIM_N_GROUPS; g++) {
         curve c = group_curve(p, g);
         int first = 0;
-        char pc[16], tg[16], part[300];
+        char pc[16], name[64];
         for (size_t i = 0; i < c.n && !first; i++)
             if (c.pt[i].q[Q_P75] >= target_of(p))
                 first = c.pt[i].year;
         if (c.n && first) {
             fmt_pct(c.pt[c.n - 1].q[Q_P75], pc, sizeof pc);
-            fmt_pct(target_of(p), tg, sizeof tg);
-            snprintf(part, sizeof part, "%c%s: the chance of running short first passes %s in %d "
-                     "and is %s by %d.", toupper_ascii(group_places(g)[0]), group_places(g) + 1,
-                     tg, first, pc, c.pt[c.n - 1].year);
-            snprintf(out + strlen(out), n - strlen(out), "%s%s", out[0] ? " " : "", part);
+            snprintf(name, sizeof name, "%s", group_short(g));
+            name[0] = (char)(name[0] >= 'A' && name[0] <= 'Z' && g != GROUP_RP && g != GROUP_AP
+                             ? name[0] - 'A' + 'a' : name[0]);
+            snprintf(parts[k++], sizeof parts[0], "in %d for %s (%s by %d)", first, name, pc,
+                     c.pt[c.n - 1].year);
         }
         curve_free(&c);
     }
+    if (k == 0)
+        return;
+    snprintf(out, n, "The chance of running short first passes %s ", tg);
+    for (int i = 0; i < k; i++)
+        snprintf(out + strlen(out), n - strlen(out), "%s%s", i == 0 ? "" : i == k - 1 ? " and " : ", ",
+                 parts[i]);
+    snprintf(out + strlen(out), n - strlen(out), ".");
 }
 
 static void headline_cost(const pack *p, char *out, size_t n)
@@ -1782,9 +2015,9 @@ static void headline_cost(const pack *p, char *out, size_t n)
     for (size_t i = 0; i < p->cost_all.n; i++)
         if (p->cost_all.pt[i].year == y)
             a = &p->cost_all.pt[i];
-    for (size_t i = 0; i < p->cost_is.n; i++)
-        if (p->cost_is.pt[i].year == y)
-            is = &p->cost_is.pt[i];
+    for (size_t i = 0; i < p->cost_oob.n; i++)
+        if (p->cost_oob.pt[i].year == y)
+            is = &p->cost_oob.pt[i];
     if (a == NULL)
         return;
     fmt_money(a->q[Q_P50], -1, m, sizeof m);
@@ -1794,17 +2027,99 @@ static void headline_cost(const pack *p, char *out, size_t n)
              "%s and %s).", y, m, lo, hi);
     if (is) {
         fmt_money(is->q[Q_P50], -1, mi, sizeof mi);
-        snprintf(out + strlen(out), n - strlen(out), " Out-of-borough places cost about %s of it "
-                 "(median).", mi);
+        snprintf(out + strlen(out), n - strlen(out), " Out-of-borough places (children no local "
+                 "place could take) cost about %s of it (median).", mi);
+    }
+}
+
+/* Groups with a wave that no opening date makes safe (each needs a note line). */
+static int no_date_groups(const pack *p)
+{
+    int n = 0;
+
+    for (int g = -1; g < SIM_N_GROUPS; g++)
+        for (size_t i = 0; i < p->n_wv; i++)
+            if (p->wv[i].group == g && p->wv[i].latest == 0) {
+                n++;
+                break;
+            }
+    return n;
+}
+
+/* Why no opening date is enough for group g's waves (g -1: waves without a group), in plain
+ * words, into line[n]; returns 0 (and "") when every wave of g has a safe date. */
+static int no_date_sentence(const pack *p, int g, char *line, size_t n)
+{
+    const wave_row *best = NULL;
+    int missing = 0;
+    char tg[16], pc[16];
+
+    line[0] = '\0';
+    for (size_t i = 0; i < p->n_wv; i++) {
+        const wave_row *w = &p->wv[i];
+        if (w->group != g || w->latest != 0)
+            continue;
+        missing = 1;
+        if (!isnan(w->risk_now) && (best == NULL || w->risk_now < best->risk_now))
+            best = w;
+    }
+    if (!missing)
+        return 0;
+    fmt_pct(target_of(p), tg, sizeof tg);
+    if (best) {
+        fmt_pct(best->risk_now, pc, sizeof pc);
+        snprintf(line, n, "%s: even opening in Sept %d leaves %s %s risk in %d; more places are "
+                 "needed (shortfall.csv: places_for_target).",
+                 g >= 0 ? group_short(g) : "No date is enough", p->base_year, article(pc), pc,
+                 best->risk_year);
+    } else {
+        snprintf(line, n, "%s: even opening at once, the risk stays above %s; more places are "
+                 "needed (shortfall.csv: places_for_target).",
+                 g >= 0 ? group_short(g) : "No date is enough", tg);
+    }
+    return 1;
+}
+
+/* Under the waves table: why no date is enough, once per group. Returns the y below. */
+static double waves_no_date(const pack *p, double y)
+{
+    char line[600], marked[620], wrapped[800];
+
+    for (int g = -1; g < SIM_N_GROUPS; g++) {
+        if (!no_date_sentence(p, g, line, sizeof line))
+            continue;
+        snprintf(marked, sizeof marked, "* %s", line);
+        wrap(marked, chars_in(0.88, 0.6), wrapped, sizeof wrapped);
+        y = text_lines(0.08, y, 0.6, 0.028, C_VERMILLION, wrapped);
+    }
+    return y;
+}
+
+/* The same, as sentences for chart_headlines(): "No opening date of the estate waves keeps the
+ * risk under 10%. ARP places: even opening ..." */
+static void headline_waves(const pack *p, char *out, size_t n)
+{
+    char line[600], tg[16];
+
+    out[0] = '\0';
+    for (int g = -1; g < SIM_N_GROUPS; g++) {
+        if (!no_date_sentence(p, g, line, sizeof line))
+            continue;
+        if (out[0] == '\0') {
+            fmt_pct(target_of(p), tg, sizeof tg);
+            snprintf(out, n, "No opening date of these estate waves keeps the risk under %s on "
+                     "its own.", tg);
+        }
+        snprintf(out + strlen(out), n - strlen(out), " %s", line);
     }
 }
 
 /* The waves as a small table: what each buys and how late it can open. Returns the y below. */
 static double waves_table(const pack *p, double y)
 {
-    static const double X[5] = { 0.08, 0.24, 0.33, 0.48, 0.68 };
+    static const double X[5] = { 0.08, 0.36, 0.45, 0.60, 0.78 };
     static const char *const HEAD[5] = { "Wave", "Places", "Planned opening",
-                                         "Cuts shortfall by", "Must open by" };
+                                         "Avg fewer short", "Must open by" };
     size_t shown = 0;
     char tg[16], head[80];
 
@@ -1817,23 +2132,24 @@ static double waves_table(const pack *p, double y)
     y -= 0.04;
     for (int c = 0; c < 5; c++)
         text(X[c], y, 0.0, 0.66, 1, C_GREY, HEAD[c]);
-    for (size_t i = 0; i < p->n_wv && y > 0.24; i++, shown++) {
+    for (size_t i = 0; i < p->n_wv && y > 0.10 + 0.03 * no_date_groups(p); i++, shown++) {
         const wave_row *w = &p->wv[i];
         char cell[5][64];
         int is_num = strspn(w->name, "0123456789") == strlen(w->name);
-        y -= 0.034;
-        snprintf(cell[0], sizeof cell[0], "%s%.30s%s%s%s", is_num ? "Wave " : "", w->name,
+        int fit = (int)chars_in(X[1] - X[0] - 0.01, 0.66) - (w->group >= 0 ? 5 : 0);
+        y -= 0.03;
+        snprintf(cell[0], sizeof cell[0], "%s%.*s%s%s%s", is_num ? "Wave " : "", fit, w->name,
                  w->group >= 0 ? " (" : "", w->group >= 0 ? group_code((sim_group)w->group) : "",
                  w->group >= 0 ? ")" : "");
         fmt_count(w->places, cell[1], sizeof cell[1]);
         snprintf(cell[2], sizeof cell[2], "Sept %d", w->open_year);
         fmt_count(w->reduction, cell[3], sizeof cell[3]);
-        snprintf(cell[3] + strlen(cell[3]), sizeof cell[3] - strlen(cell[3]), " places a year");
+        snprintf(cell[3] + strlen(cell[3]), sizeof cell[3] - strlen(cell[3]), " children");
         if (w->latest == 0)
-            snprintf(cell[4], sizeof cell[4], "no date is enough on its own");
+            snprintf(cell[4], sizeof cell[4], "no date is enough*");
         else
             snprintf(cell[4], sizeof cell[4], "Sept %d%s", w->latest,
-                     w->latest < w->open_year ? ": earlier than planned" : "");
+                     w->latest < w->open_year ? " (earlier)" : "");
         for (int c = 0; c < 5; c++)
             text(X[c], y, 0.0, 0.66, 0, c == 4 && w->latest < w->open_year ? C_VERMILLION : C_BLACK,
                  cell[c]);
@@ -1843,7 +2159,8 @@ static double waves_table(const pack *p, double y)
         y -= 0.034;
         text(X[0], y, 0.0, 0.66, 0, C_GREY, head);
     }
-    return y - 0.05;
+    y = waves_no_date(p, y - 0.034);
+    return y - 0.02;
 }
 
 /* One paragraph with a bullet, wrapped; returns the y below it. */
@@ -1853,40 +2170,37 @@ static double paragraph(double y, const char *s)
 
     if (s[0] == '\0')
         return y;
-    wrap(s, chars_in(0.86, 0.72), wrapped, sizeof wrapped);
+    wrap(s, chars_in(0.88, 0.7), wrapped, sizeof wrapped);
     text(0.06, y, 0.0, 0.6, 0, C_BLUE, "●");
-    return text_lines(0.08, y, 0.72, 0.036, C_BLACK, wrapped) - 0.014;
+    return text_lines(0.08, y, 0.7, 0.034, C_BLACK, wrapped) - 0.012;
 }
 
 static void summary_page(const pack *p)
 {
-    char buf[2000], tg[16];
-    double y = 0.82;
+    char buf[2000];
+    double y = 0.84;
 
     pladv(0);
     page_coords();
-    text(0.06, 0.91, 0.0, 1.5, 1, C_BLACK, "Summary");
+    text(0.06, 0.92, 0.0, 1.5, 1, C_BLACK, "Summary");
     headline_shortfall(p, buf, sizeof buf);
     y = paragraph(y, buf);
     headline_total(p, buf, sizeof buf);
     y = paragraph(y, buf);
+    headline_needs(p, buf, sizeof buf);
+    y = paragraph(y, buf);
+    if (p->n_sf == 0)                      /* say why the rest of a summary is not here */
+        y = paragraph(y, "This scenario lists no local provisions (provisions.csv), so the pack "
+                         "shows demand only: no places, shortfall, out-of-borough or spend "
+                         "figures. Add provisions.csv, waves.csv and costs.csv to test an estate "
+                         "strategy.");
     headline_groups(p, buf, sizeof buf);
     y = paragraph(y, buf);
     headline_cost(p, buf, sizeof buf);
     y = paragraph(y, buf);
     for (size_t i = 0; i < p->meta->n_notes; i++)
         y = paragraph(y, p->meta->notes[i]);
-    y = waves_table(p, y);
-    fmt_pct(target_of(p), tg, sizeof tg);
-    snprintf(buf, sizeof buf, "How to read the charts: the model is run many times with different "
-             "chance events; a range marked \"8 in 10 runs\" holds the middle 80%% of the results. "
-             "\"Shortfall\" means children who need a place of a type that is full locally and so go "
-             "out of borough. The council's accepted risk of a shortfall in any year is %s. Years "
-             "are January census years; a place opening in September counts from the next "
-             "January.", tg);
-    wrap(buf, chars_in(0.88, 0.62), buf + 1000, 1000);
-    (void)y;                               /* the reading notes keep their place at the foot */
-    text_lines(0.06, 0.16, 0.6, 0.028, C_GREY, buf + 1000);
+    (void)waves_table(p, y);
     text(0.06, 0.025, 0.0, 0.65, 0, C_GREY, p->source);
 }
 
@@ -2063,7 +2377,7 @@ static size_t pack_jobs(const pack *p, job *jobs)
     int rg[SIM_N_GROUPS * SIM_N_PHASES], rp[SIM_N_GROUPS * SIM_N_PHASES];
     if (risk_rows(p, rg, rp, SIM_N_GROUPS * SIM_N_PHASES) > 0)
         jobs[n++] = (job){ "shortfall_risk", draw_shortfall_risk, 0 };
-    if (p->cost_all.n || p->cost_is.n)
+    if (p->cost_all.n || p->cost_is.n || p->cost_oob.n)
         jobs[n++] = (job){ "cost", draw_cost, 0 };
     if (p->n_bt)
         jobs[n++] = (job){ "backtest", draw_backtest, 0 };
@@ -2129,7 +2443,8 @@ static void compose_headlines(const pack *p, char *buf, size_t n)
 {
     char line[2000];
     void (*const parts[])(const pack *, char *, size_t) = {
-        headline_shortfall, headline_total, headline_groups, headline_cost
+        headline_shortfall, headline_total, headline_needs, headline_groups, headline_cost,
+        headline_waves
     };
 
     buf[0] = '\0';

@@ -4,8 +4,11 @@
  * replications into year base + h, hands each state to the sink, waits for the others, and
  * then the sink summarises that year across replications. Only one year of roll-ups is ever
  * held, which is what keeps 10,000 replications in memory; each replication has its own
- * taus2 generator, so the thread count cannot change a draw. */
-#define _DEFAULT_SOURCE 1           /* MADV_HUGEPAGE in <sys/mman.h> (Linux only, guarded) */
+ * taus2 generator, so the thread count cannot change a draw. The per-cell binomials and
+ * per-row Poissons come from sample.h (exact, on the same taus2 stream, without GSL's
+ * per-number call overhead); GSL draws the few per-replication-year variates (Gamma shock,
+ * growth and exit draws). */
+#define _DEFAULT_SOURCE 1           /* MAP_ANONYMOUS, MADV_HUGEPAGE in <sys/mman.h> */
 #include "engine.h"
 
 #include <math.h>
@@ -23,23 +26,35 @@
 #include "sample.h"
 #include "xalloc.h"
 
-/* Zeroed memory for the large per-replication arrays, asking Linux for transparent huge
- * pages where it offers them: 10,000 replications' states are some 150 MB, tens of thousands
- * of first-touch faults with 4 KB pages. Free with free(). */
+/* Arrays from this size on come from mmap(). */
+enum { BIG_ALLOC = 8 << 20 };
+
+/* Zeroed memory for the large per-replication arrays, straight from mmap() when large: the
+ * kernel's pages are already zero (a memset() zeroed them twice) and are first touched by the
+ * workers that use them; Linux is asked for transparent huge pages (10,000 replications are
+ * some 150 MB, tens of thousands of faults with 4 KB pages). Free with free_huge(p, n). */
 static void *zalloc_huge(size_t n)
 {
-    enum { HUGE_PAGE = 2 << 20 };
-    void *p = NULL;
+    void *p;
 
-    if (n < 4 * (size_t)HUGE_PAGE)
+    if (n < BIG_ALLOC)
         return xcalloc(n ? n : 1, 1);
-    if (posix_memalign(&p, HUGE_PAGE, n) != 0)
-        return xcalloc(n, 1);
+    p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        abort();                        /* out of memory, as xmalloc would */
 #ifdef MADV_HUGEPAGE
     madvise(p, n, MADV_HUGEPAGE);     /* advice only: failure leaves normal pages */
 #endif
-    memset(p, 0, n);
     return p;
+}
+
+/* Release what zalloc_huge(n) returned. */
+static void free_huge(void *p, size_t n)
+{
+    if (p != NULL && n >= BIG_ALLOC)
+        munmap(p, n);
+    else
+        free(p);
 }
 
 enum { N_CELLS_AN = SIM_N_AGES * SIM_N_NEEDS, MAX_HORIZON = 200 };
@@ -55,8 +70,15 @@ enum { INV_MAX_MEAN = 14, POW_TABLE = 64, CDF_TABLE = 40 };
  * every count far inside int32 (and GSL's unsigned draws meaningful). */
 #define MAX_MEAN 1e6
 
+/* A guard on the far tail of the exit draw (Student-t with few degrees of freedom): no shift
+ * makes a net inflow larger than this per surviving plan a year, which compounds to 440 times
+ * the stock over 15 years. Not FIT_TRANSFER_MAX (0.10): that bounds a fitted rate, and capping
+ * the drawn uncertainty there cut off the upper tail that the backtest's actuals reach
+ * (backtest-notes.md, 21:12). */
+#define SHIFT_INFLOW_MAX 0.5
+
 /* Multinomials of at most this many pupils are drawn as that many categorical draws. */
-enum { SMALL_TOTAL = 16 };
+enum { SMALL_TOTAL = 8 };
 
 /* The removal and transfer rates of one replication (the fit's, or shifted by the
  * replication's exit draw). */
@@ -325,11 +347,10 @@ static void prepare_slots(engine *e)
 }
 
 /* The net transfer rate at age a (after ageing) under an exit shift: the fit's rate less
- * the shift, kept within [-1, max(fit's rate, FIT_TRANSFER_MAX)] so that a drawn inflow is
- * never larger than the fit itself would allow (an inflow rate compounds). */
+ * the shift, kept within [-1, max(fit's rate, SHIFT_INFLOW_MAX)]. */
 static double shifted_transfer(const fit *f, int a, double shift)
 {
-    double t = f->transfer[a] - shift, hi = fmax(f->transfer[a], FIT_TRANSFER_MAX);
+    double t = f->transfer[a] - shift, hi = fmax(f->transfer[a], SHIFT_INFLOW_MAX);
 
     return t < -1.0 ? -1.0 : t > hi ? hi : t;
 }
@@ -554,8 +575,11 @@ static unsigned draw_binomial(sample_rng *sr, double p, int32_t n)
 
 /* The removal draw of age a under rates `rt`: small cells by inversion against the engine's
  * cdf table (unshifted rates) or from rt's (1 - p)^n table, large ones by BTRS. */
-static unsigned draw_removal(const engine *e, const rates *rt, sample_rng *sr, int a, int32_t n)
+static unsigned draw_removal(rep_ctx *rc, int a, int32_t n)
 {
+    const engine *e = rc->e;
+    const rates *rt = rc->rt;
+    sample_rng *sr = &rc->sr;
     const double p = rt->rq[a];
     unsigned x;
 
@@ -569,8 +593,8 @@ static unsigned draw_removal(const engine *e, const rates *rt, sample_rng *sr, i
         while (x < (unsigned)n && u >= cdf[x])
             x++;
     } else if ((double)n * p < INV_MAX_MEAN)
-        x = sample_binomial_inv(sr, p, (unsigned)n,
-                                n < POW_TABLE ? rt->pw[a][n] : exp((double)n * rt->lrq[a]));
+        x = sample_binomial_inv(sr, p, (unsigned)n, n < POW_TABLE ? rt->pw[a][n]
+                                                               : exp((double)n * rt->lrq[a]));
     else
         x = sample_binomial_btrs(sr, p, (unsigned)n);
     return rt->rflip[a] ? (unsigned)n - x : x;
@@ -582,8 +606,27 @@ static int32_t draw_poisson(sample_rng *sr, double mu)
     return (int32_t)sample_poisson(sr, fmin(mu, MAX_MEAN));
 }
 
+/* Place `rem` pupils over the row's settings j .. k - 1 by independent categorical draws with
+ * the shares of those settings (the conditional multinomial): one uniform per pupil, rem
+ * bounded by SMALL_TOTAL, so no per-pupil scaling. */
+static void place_few(rep_ctx *rc, const pref_row *row, int j, int32_t rem, int32_t *dst)
+{
+    const double lo = j > 0 ? row->cum[j - 1] : 0.0, span = row->cum[row->k - 1] - lo;
+
+    for (int32_t i = 0; i < rem; i++) {
+        double u = lo + span * sample_uniform(&rc->sr);
+        int s = j;
+        for (int c = j; c < row->k - 1; c++)   /* cum ascends: counting the cums <= u */
+            s += u >= row->cum[c];             /* finds the setting without a mispredict */
+        dst[row->set[s]] += 1;
+    }
+}
+
 /* Split `total` pupils of age a and need n over their phase's preference row; add them to the
- * setting slots of `cell` (x at [a][n]) or, with a place() hook, to `want`. */
+ * setting slots of `cell` (x at [a][n]) or, with a place() hook, to `want`. The multinomial is
+ * drawn as binomials down the row (largest share first) until at most SMALL_TOTAL pupils are
+ * left, and those by categorical draws, which cost one uniform each instead of up to k - 1
+ * binomials. */
 static void place_row(rep_ctx *rc, int a, int n, int32_t total, int32_t *cell)
 {
     const pref_row *row = &rc->e->rows[rc->e->phase_of[a]][n];
@@ -594,20 +637,14 @@ static void place_row(rep_ctx *rc, int a, int n, int32_t total, int32_t *cell)
         dst[row->set[0]] += total;
         return;
     }
-    if (total <= SMALL_TOTAL) {
-        /* a few pupils: independent categorical draws are the same multinomial and cost one
-         * uniform each instead of up to k - 1 binomials; bounded, so no per-pupil scaling */
-        for (int32_t i = 0; i < total; i++) {
-            double u = sample_uniform(&rc->sr);
-            int j = 0;
-            while (j < row->k - 1 && u >= row->cum[j])
-                j++;
-            dst[row->set[j]] += 1;
-        }
-        return;
-    }
     for (int j = 0; j < row->k && rem > 0; j++) {
-        int32_t c = row->cond[j] >= 1.0 ? rem : (int32_t)draw_binomial_l(&rc->sr, row->cond[j], rem, row->lcond[j]);
+        int32_t c;
+        if (rem <= SMALL_TOTAL && j < row->k - 1) {
+            place_few(rc, row, j, rem, dst);
+            return;
+        }
+        c = row->cond[j] >= 1.0 ? rem
+                                : (int32_t)draw_binomial_l(&rc->sr, row->cond[j], rem, row->lcond[j]);
         dst[row->set[j]] += c;
         rem -= c;
     }
@@ -653,7 +690,7 @@ static inline void remove_cell(rep_ctx *rc, int a, int32_t *src, int32_t *dst, r
         c->leaving += k;
         return;
     }
-    surv = k - (int32_t)draw_removal(rc->e, rc->rt, &rc->sr, a, k);
+    surv = k - (int32_t)draw_removal(rc, a, k);
     c->removed += k - surv;
     c->aged += surv;
     *dst += surv;
@@ -666,7 +703,7 @@ static inline void remove_leaving(rep_ctx *rc, int a, row_count *c)
 
     if (c->leaving == 0)
         return;
-    surv = c->leaving - (int32_t)draw_removal(rc->e, rc->rt, &rc->sr, a, c->leaving);
+    surv = c->leaving - (int32_t)draw_removal(rc, a, c->leaving);
     c->removed += c->leaving - surv;
     c->aged += surv;
     c->pool += surv;
@@ -966,6 +1003,6 @@ sim_status engine_run(const engine *e, const engine_options *opt, const engine_s
     free(sh.rng);
     free(sh.draw);
     free(sh.ws);
-    free(sh.x);
+    free_huge(sh.x, opt->n_reps * sh.cells * sizeof *sh.x);
     return st;
 }

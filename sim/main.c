@@ -558,7 +558,7 @@ static sim_status run_pipeline(const run_args *a, scenario *sc, int argc, char *
     alloc_wave_row *waves = NULL;
     size_t n_waves = 0;
     engine_placer pl;
-    char cmd[2048], dir[1024], note[512] = "";
+    char cmd[2048], dir[1024], note[1024] = "";
     sim_status st;
 
     if (f == NULL)
@@ -588,6 +588,8 @@ static sim_status run_pipeline(const run_args *a, scenario *sc, int argc, char *
     }
     if (st == SIM_OK && al && sc->n_waves > 0 && !a->no_waves)
         st = run_waves(a, sc, f, &waves, &n_waves, note, sizeof note, err);
+    if (st == SIM_OK && al)             /* ages a group does not limit (allocate.h) */
+        alloc_free_ages_note(al, note + strlen(note), sizeof note - strlen(note));
     if (st == SIM_OK) {
         report_run run = { cmd, sc->seed, (size_t)sc->replications, a->threads, sc->horizon,
                            0.0, note };

@@ -62,7 +62,7 @@ sim_status report_shortfall(FILE *out, const scenario *sc, const alloc_result *r
     fputs("year,group,phase,need,capacity,demand_p50,demand_p90,shortfall_mean,shortfall_p50,"
           "shortfall_p90,p_shortfall,places_for_target,demand_p025,demand_p10,demand_p975\n",
           out);
-    for (int h = 1; h <= alloc_result_horizon(r); h++)
+    for (int h = 0; h <= alloc_result_horizon(r); h++)     /* h = 0: the census as placed */
         for (int g = 0; g < SIM_N_GROUPS; g++)
             for (int i = 0; i <= SIM_N_PHASES; i++)
                 for (int k = 0; k <= SIM_N_NEEDS; k++) {
@@ -81,7 +81,7 @@ sim_status report_shortfall(FILE *out, const scenario *sc, const alloc_result *r
 sim_status report_provision(FILE *out, const scenario *sc, const alloc_result *r)
 {
     fputs("year,provision_id,places,occupancy_mean,occupancy_p50,occupancy_p90,p_full\n", out);
-    for (int h = 1; h <= alloc_result_horizon(r); h++)
+    for (int h = 0; h <= alloc_result_horizon(r); h++)
         for (size_t p = 0; p < sc->n_provisions; p++) {
             const alloc_prov_band *b = alloc_get_prov(r, h, p);
             fprintf(out, "%d,", sc->base_year + h);
@@ -99,14 +99,16 @@ sim_status report_provision(FILE *out, const scenario *sc, const alloc_result *r
 sim_status report_cost(FILE *out, const scenario *sc, const alloc_result *r)
 {
     fputs("year,setting,mean,p025,p10,p50,p90,p975\n", out);
-    for (int h = 1; h <= alloc_result_horizon(r); h++)
-        for (int k = 0; k <= SIM_N_SETTINGS; k++) {
-            int s = all_first(k, SIM_N_SETTINGS);
+    for (int h = 0; h <= alloc_result_horizon(r); h++)
+        for (int k = 0; k <= SIM_N_SETTINGS + 1; k++) {
+            /* ALL, the settings, then OOB (out of borough, a part of IS) */
+            int s = k <= SIM_N_SETTINGS ? all_first(k, SIM_N_SETTINGS) : ALLOC_COST_OOB;
             const alloc_cost_band *b = alloc_get_cost(r, h, s);
-            if (k > 0 && s != SET_IS && b->p975 <= 0.0 && b->mean <= 0.0)
+            if (k > 0 && s != SET_IS && s != ALLOC_COST_OOB && b->p975 <= 0.0 && b->mean <= 0.0)
                 continue;                /* no cost known or no pupils */
             fprintf(out, "%d,%s", sc->base_year + h,
-                    s == SIM_N_SETTINGS ? "ALL" : setting_code((sim_setting)s));
+                    s == ALLOC_COST_ALL ? "ALL" : s == ALLOC_COST_OOB ? "OOB"
+                                        : setting_code((sim_setting)s));
             put_num(out, b->mean);
             put_num(out, b->p025);
             put_num(out, b->p10);
@@ -120,7 +122,8 @@ sim_status report_cost(FILE *out, const scenario *sc, const alloc_result *r)
 
 sim_status report_waves(FILE *out, const alloc_wave_row *w, size_t n)
 {
-    fputs("wave,open_year,places,shortfall_reduction_mean,latest_safe_open_year,group\n", out);
+    fputs("wave,open_year,places,shortfall_reduction_mean,latest_safe_open_year,group,"
+          "earliest_risk,earliest_risk_year\n", out);
     for (size_t i = 0; i < n; i++) {
         put_text(out, w[i].wave);
         fprintf(out, ",%d", w[i].open_year);
@@ -130,7 +133,9 @@ sim_status report_waves(FILE *out, const alloc_wave_row *w, size_t n)
             fprintf(out, ",%d", w[i].latest_safe);
         else
             fputc(',', out);
-        fprintf(out, ",%s\n", group_code(w[i].group));
+        fprintf(out, ",%s", group_code(w[i].group));
+        put_num(out, w[i].earliest_risk);
+        fprintf(out, ",%d\n", w[i].earliest_risk_year);
     }
     return ferror(out) ? SIM_EIO : SIM_OK;
 }

@@ -66,9 +66,10 @@ static inline double trunc_pos(double x)
 unsigned sample_binomial_btrs(sample_rng *sr, double p, unsigned n)
 {
     const double dn = (double)n, spq = sqrt(dn * p * (1.0 - p));
-    const double b = 1.15 + 2.53 * spq, a = -0.0873 + 0.0248 * b + 0.01 * p;
-    const double c = dn * p + 0.5, v_r = 0.92 - 4.2 / b, r = p / (1.0 - p);
-    const double alpha = (2.83 + 5.1 / b) * spq, m = trunc_pos((dn + 1.0) * p);
+    const double b = 1.15 + 2.53 * spq, a = -0.0873 + 0.0248 * b + 0.01 * p, ib = 1.0 / b;
+    const double c = dn * p + 0.5, v_r = 0.92 - 4.2 * ib;
+    const double alpha = (2.83 + 5.1 * ib) * spq, m = trunc_pos((dn + 1.0) * p);
+    double r = 0.0;                       /* p / (1 - p), computed when first needed */
     double h = NAN;                       /* the k-free part of log f(k) / f(m), when needed */
 
     for (;;) {
@@ -80,6 +81,8 @@ unsigned sample_binomial_btrs(sample_rng *sr, double p, unsigned n)
         if (us >= 0.07 && v <= v_r)
             return (unsigned)k;            /* inside the box under the hat: no pmf needed */
         v *= alpha / (a / (us * us) + b);
+        if (r == 0.0)
+            r = p / (1.0 - p);
         if (fabs(k - m) <= RECURSE_MAX) {
             /* f(k) / f(m) as the product of pmf ratios f(i) / f(i - 1) = r (n + 1 - i) / i,
              * with no logarithms (Hoermann's BTRD step 3.1) */

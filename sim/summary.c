@@ -6,7 +6,7 @@
  * line per replication) into per-worker columns. Order statistics of integer counts are
  * taken from an exact histogram when the values span a small range, else from a radix sort,
  * both linear in n_reps; a comparison sort of 15,000 series x 10,000 values would dominate. */
-#define _DEFAULT_SOURCE 1           /* MADV_HUGEPAGE in <sys/mman.h> (Linux only, guarded) */
+#define _DEFAULT_SOURCE 1           /* MAP_ANONYMOUS, MADV_HUGEPAGE in <sys/mman.h> */
 #include "summary.h"
 
 #include <math.h>
@@ -19,23 +19,35 @@
 
 #include "xalloc.h"
 
-/* Zeroed memory for the large per-replication arrays, asking Linux for transparent huge
- * pages where it offers them: 10,000 replications' states are some 150 MB, tens of thousands
- * of first-touch faults with 4 KB pages. Free with free(). */
+/* Arrays from this size on come from mmap(). */
+enum { BIG_ALLOC = 8 << 20 };
+
+/* Zeroed memory for the large per-replication arrays, straight from mmap() when large: the
+ * kernel's pages are already zero (a memset() zeroed them twice) and are first touched by the
+ * workers that use them; Linux is asked for transparent huge pages (10,000 replications are
+ * some 150 MB, tens of thousands of faults with 4 KB pages). Free with free_huge(p, n). */
 static void *zalloc_huge(size_t n)
 {
-    enum { HUGE_PAGE = 2 << 20 };
-    void *p = NULL;
+    void *p;
 
-    if (n < 4 * (size_t)HUGE_PAGE)
+    if (n < BIG_ALLOC)
         return xcalloc(n ? n : 1, 1);
-    if (posix_memalign(&p, HUGE_PAGE, n) != 0)
-        return xcalloc(n, 1);
+    p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        abort();                        /* out of memory, as xmalloc would */
 #ifdef MADV_HUGEPAGE
     madvise(p, n, MADV_HUGEPAGE);     /* advice only: failure leaves normal pages */
 #endif
-    memset(p, 0, n);
     return p;
+}
+
+/* Release what zalloc_huge(n) returned. */
+static void free_huge(void *p, size_t n)
+{
+    if (p != NULL && n >= BIG_ALLOC)
+        munmap(p, n);
+    else
+        free(p);
 }
 
 const double SUMMARY_PROBS[SUMMARY_N_Q] = { 0.025, 0.05, 0.10, 0.25, 0.5, 0.75, 0.90, 0.95,
@@ -378,7 +390,7 @@ void summary_free(summary *s)
     for (size_t w = 0; w < s->n_workers; w++)
         scratch_free(&s->scr[w]);
     free(s->scr);
-    free(s->values);
+    free_huge(s->values, SUMMARY_N_SERIES * s->n_reps * sizeof *s->values);
     free(s->bands);
     free(s->present);
     free(s);

@@ -201,6 +201,8 @@ Test(allocate, tiny_scenario_shortfall_demand_and_spend_match_hand_figures)
     cr_expect(epsilon_eq(dbl, alloc_get_cost(r, 1, SET_IS)->mean, 154500.0, 1e-6));
     cr_expect(epsilon_eq(dbl, alloc_get_cost(r, 1, SET_MS)->mean, 0.0, 1e-6));
     cr_expect(epsilon_eq(dbl, alloc_get_cost(r, 1, SIM_N_SETTINGS)->mean, 283250.0, 1e-6));
+    /* out of borough: the 3 pupils no local place took, at the IS cost (a part of IS) */
+    cr_expect(epsilon_eq(dbl, alloc_get_cost(r, 1, ALLOC_COST_OOB)->mean, 154500.0, 1e-6));
     cr_expect(eq(int, alloc_rep_shortfall(r, 1, 0), 3));
     cr_expect(eq(int, alloc_rep_oob(r, 1, 0), 3));
     alloc_result_free(r);
@@ -226,6 +228,94 @@ Test(allocate, base_year_keeps_the_census_without_shortfall)
         cr_expect(eq(i64, slot_total(&st, s), 0));
     free(st.x);
     free(st.want);
+    alloc_free(al);
+    scenario_free(sc);
+}
+
+/* SS_B serves ages 4-18 and RP_A 4-10: at 19 and over no SS provision operates and under 4 no
+ * RP one, so those pupils are placed in the setting itself, without limit or shortfall; a
+ * pupil out of borough who reaches such an age comes home to the setting slot. But RP_A
+ * operates at 7 without admitting SEMH: that pupil is shortfall (tiny_year). */
+Test(allocate, ages_no_provision_of_the_group_serves_are_placed_without_a_limit)
+{
+    scenario *sc = tiny();
+    alloc *al = NULL;
+    alloc_result *r;
+    engine_sink sink;
+    engine_view v;
+    state st;
+    char note[512];
+    const size_t ss_away_16 = SIM_N_SETTINGS + 2 + 3;    /* SS, ages 16-25 */
+
+    sc->caseload[21][NEED_ASD][SET_SS] = 4;             /* base-year pupils at a free age */
+    sc->caseload[2][NEED_SLCN][SET_RP] = 1;
+    cr_assert(eq(int, alloc_prepare(sc, 1, &al, NULL), SIM_OK));
+    cr_expect(eq(int, alloc_constrains_age(al, GROUP_SS, 18), 1));
+    cr_expect(eq(int, alloc_constrains_age(al, GROUP_SS, 19), 0));
+    cr_expect(eq(int, alloc_constrains_age(al, GROUP_RP, 3), 0));
+    cr_expect(eq(int, alloc_constrains_age(al, GROUP_MS, 8), 0));   /* no MS provisions */
+    cr_expect(eq(long, alloc_free_ages_note(al, note, sizeof note), 5L));
+    cr_expect(strstr(note, "RP ages 0-3, 11-25 (1 base-year pupil)") != NULL, "%s", note);
+    cr_expect(strstr(note, "SS ages 0-3, 19-25 (4 base-year pupils)") != NULL, "%s", note);
+    st = new_state(al);
+    *wants(&st, 20, NEED_ASD, SET_SS) = 3;
+    *wants(&st, 2, NEED_ASD, SET_RP) = 2;
+    *at(&st, 19, NEED_MLD, ss_away_16) = 5;             /* aged into a free age while away */
+    tiny_year(al, &st);
+    cr_expect(eq(int, *at(&st, 20, NEED_ASD, SET_SS), 3));
+    cr_expect(eq(int, *at(&st, 2, NEED_ASD, SET_RP), 2));
+    cr_expect(eq(int, *at(&st, 19, NEED_MLD, SET_SS), 5));
+    cr_expect(eq(int, *at(&st, 19, NEED_MLD, ss_away_16), 0));
+    cr_expect(eq(int, *at(&st, 7, NEED_SEMH, SIM_N_SETTINGS + 2), 1));   /* still shortfall */
+    r = alloc_result_new(al, 1, 1, 1);
+    sink = alloc_sink(r, NULL);
+    memset(&v, 0, sizeof v);
+    v.year = 2026;
+    v.h = 1;
+    v.n_slots = st.S;
+    v.x = st.x;
+    sink.rep_year(sink.ctx, &v);
+    sink.year_done(sink.ctx, 1, 0, 1);
+    /* the group's rows count only the ages it limits: as in the hand-worked year */
+    cr_expect(epsilon_eq(dbl, alloc_get_gpn(r, 1, GROUP_SS, ALLOC_ALL_PHASE,
+                                            ALLOC_ALL_NEED)->demand_p50, 5.0, 1e-12));
+    cr_expect(epsilon_eq(dbl, alloc_get_gpn(r, 1, GROUP_SS, PHASE_P19, ALLOC_ALL_NEED)
+                                  ->shortfall_mean, 0.0, 1e-12));
+    cr_expect(epsilon_eq(dbl, alloc_get_gpn(r, 1, GROUP_RP, ALLOC_ALL_PHASE,
+                                            ALLOC_ALL_NEED)->demand_p50, 6.0, 1e-12));
+    cr_expect(eq(int, alloc_rep_shortfall(r, 1, 0), 3));
+    alloc_result_free(r);
+    free(st.x);
+    free(st.want);
+    alloc_free(al);
+    scenario_free(sc);
+}
+
+/* The base year's figures (h = 0) are the census placed as it stands: 7 ASD pupils aged 8 in
+ * RP fill RP_A's 5 places and 2 stay outside them (no shortfall); spend 7 x £10,000. */
+Test(allocate, base_year_figures_are_the_census_as_placed_in_every_replication)
+{
+    scenario *sc = tiny();
+    alloc *al = NULL;
+    alloc_result *r;
+    const alloc_gpn_band *b;
+
+    sc->caseload[8][NEED_ASD][SET_RP] = 7;
+    sc->caseload[12][NEED_MLD][SET_IS] = 2;
+    cr_assert(eq(int, alloc_prepare(sc, 2, &al, NULL), SIM_OK));
+    r = alloc_result_new(al, 5, 2, 2);
+    b = alloc_get_gpn(r, 0, GROUP_RP, ALLOC_ALL_PHASE, ALLOC_ALL_NEED);
+    cr_expect(epsilon_eq(dbl, b->capacity, 5.0, 1e-12));
+    cr_expect(epsilon_eq(dbl, b->demand_p025, 7.0, 1e-12));
+    cr_expect(epsilon_eq(dbl, b->demand_p975, 7.0, 1e-12));
+    cr_expect(epsilon_eq(dbl, b->shortfall_p90, 0.0, 1e-12));
+    cr_expect(epsilon_eq(dbl, b->p_shortfall, 0.0, 1e-12));
+    cr_expect(epsilon_eq(dbl, alloc_get_prov(r, 0, 0)->occupancy_p50, 5.0, 1e-12));
+    cr_expect(epsilon_eq(dbl, alloc_get_cost(r, 0, SET_RP)->p50, 70000.0, 1e-6));
+    /* IS has no provisions: its 2 pupils are out of borough, at £50,000 each, no inflation */
+    cr_expect(epsilon_eq(dbl, alloc_get_cost(r, 0, ALLOC_COST_OOB)->mean, 100000.0, 1e-6));
+    cr_expect(epsilon_eq(dbl, alloc_get_cost(r, 0, ALLOC_COST_ALL)->p975, 170000.0, 1e-6));
+    alloc_result_free(r);
     alloc_free(al);
     scenario_free(sc);
 }
@@ -281,7 +371,8 @@ static void fit_of(const scenario *sc, fit *f)
 }
 
 /* A sink that checks every provision's occupancy against its capacity, and that pupils in the
- * RP and SS setting slots (the base year's pupils outside named places) never grow. */
+ * RP and SS setting slots at ages the group limits (the base year's pupils outside named
+ * places) never grow. */
 typedef struct checker {
     const alloc *al;
     size_t       n_reps, n_prov;
@@ -306,8 +397,11 @@ static void check_rep_year(void *ctx, const engine_view *v)
             c->over[v->rep]++;
         c->placed[v->rep] += occ;
     }
-    for (size_t k = 0; k < (size_t)SIM_N_AGES * SIM_N_NEEDS; k++)
-        legacy += v->x[k * P + SET_RP] + v->x[k * P + SET_SS];
+    for (size_t k = 0; k < (size_t)SIM_N_AGES * SIM_N_NEEDS; k++) {
+        const int a = (int)(k / SIM_N_NEEDS);
+        legacy += alloc_constrains_age(c->al, GROUP_RP, a) ? v->x[k * P + SET_RP] : 0;
+        legacy += alloc_constrains_age(c->al, GROUP_SS, a) ? v->x[k * P + SET_SS] : 0;
+    }
     if (v->h > 1 && legacy > c->legacy[v->rep])
         c->legacy_grew[v->rep]++;
     c->legacy[v->rep] = legacy;
@@ -558,15 +652,18 @@ Test(allocate, run_on_hackney_writes_the_allocation_outputs)
                          "--quiet", HACKNEY, dir), 0));
     cr_expect(starts_with(dir, "shortfall.csv", "year,group,phase,need,capacity,demand_p50,"
                           "demand_p90,shortfall_mean,shortfall_p50,shortfall_p90,p_shortfall,"
-                          "places_for_target,demand_p025,demand_p10,demand_p975\n2026,RP,ALL,ALL,"));
+                          "places_for_target,demand_p025,demand_p10,demand_p975\n2025,RP,ALL,ALL,"));
     cr_expect(starts_with(dir, "provision.csv", "year,provision_id,places,occupancy_mean,"
-                          "occupancy_p50,occupancy_p90,p_full\n2026,SS_ICKBURGH,140,"));
-    cr_expect(starts_with(dir, "cost.csv", "year,setting,mean,p025,p10,p50,p90,p975\n2026,ALL,"));
+                          "occupancy_p50,occupancy_p90,p_full\n2025,SS_ICKBURGH,140,"));
+    cr_expect(starts_with(dir, "cost.csv", "year,setting,mean,p025,p10,p50,p90,p975\n2025,ALL,"));
     cr_expect(starts_with(dir, "waves.csv", "wave,open_year,places,shortfall_reduction_mean,"
-                          "latest_safe_open_year,group\ncabinet_2023_arps,2025,93,"));
+                          "latest_safe_open_year,group,earliest_risk,earliest_risk_year\n"
+                          "cabinet_2023_arps,2025,93,"));
     snprintf(path, sizeof path, "%s/run.txt", dir);
     text = slurp(path);
     cr_expect(text && strstr(text, "waves.csv from re-runs of 60 replications") != NULL);
+    /* Hackney's special schools serve ages 2-19: the 16 pupils aged 20-22 in 2025 are told */
+    cr_expect(text && strstr(text, "SS ages 0-1, 20-25 (16 base-year pupils)") != NULL);
     free(text);
     snprintf(path, sizeof path, "rm -rf '%s'", dir);
     cr_expect(eq(int, system(path), 0));

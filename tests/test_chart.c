@@ -195,13 +195,104 @@ Test(chart, headline_names_the_worst_shortfall_and_the_places_that_fix_it)
 
     cr_assert(eq(int, chart_headlines(FIXTURES, &META, buf, sizeof buf, &err), SIM_OK), "%s",
               err.msg);
-    /* 2030,SS,SEC,ASD is the highest p_shortfall of 2030 (0.86): shortfall_p50 34, places 87 */
-    cr_expect(strstr(buf, "In 2030 there is an 86% chance that demand from secondary-age "
-                          "children with autistic spectrum disorder (ASD) exceeds local special "
-                          "school places; the median shortfall is 34 places; 87 more places open "
-                          "by September 2029 would bring the risk under 10%.\n") == buf, "%s", buf);
+    /* 2030,SS,SEC,ASD has the largest median shortfall of the school-phase ARP and special
+     * school rows at risk in 2030 (p 0.86): shortfall_p50 34, places 87 */
+    cr_expect(strstr(buf, "In 2030 there is an 86% chance that some secondary-age children with "
+                          "autistic spectrum disorder (ASD) cannot get a matching local special "
+                          "school place: the median shortfall is 34 places, and 87 more such "
+                          "places open by September 2029 would bring the risk under 10%.\n")
+              == buf, "%s", buf);
+    /* wave 3 has no safe date and the file no earliest_risk column */
+    cr_expect(strstr(buf, "No opening date of these estate waves keeps the risk under 10% on its "
+                          "own. ARP places: even opening at once, the risk stays above 10%; more "
+                          "places are needed") != NULL, "%s", buf);
     cr_expect(strstr(buf, "from 3,681 in January 2025 to about 7,410 in 2035") != NULL, "%s", buf);
     cr_expect(strstr(buf, "Placement spend in 2030 is projected at about £96.0m") != NULL, "%s", buf);
+}
+
+/* The headline is the decision: among ARP and special school rows of a school phase whose
+ * risk reaches the target, the largest median shortfall, not the highest chance of any row
+ * (a post-19 or independent row at 99% with a few children, or one at 95% with 3). */
+Test(chart, headline_picks_the_largest_school_phase_shortfall_at_risk)
+{
+    char dir[64], buf[4096];
+    sim_error err = { 0 };
+    static const char *const SF =
+        "year,group,phase,need,capacity,demand_p50,demand_p90,shortfall_mean,shortfall_p50,"
+        "shortfall_p90,p_shortfall,places_for_target\n"
+        "2030,SS,ALL,ALL,500,560,600,60,58,95,0.99,95\n"
+        "2030,SS,P19,ASD,10,15,18,5,5,8,0.99,8\n"
+        "2030,IS,SEC,ASD,100,160,180,60,60,80,0.99,80\n"
+        "2030,RP,PRI,SEMH,10,12,14,3,3,5,0.95,5\n"
+        "2030,SS,SEC,SLCN,40,42,60,4,2,17,0.62,17\n"
+        "2030,SS,PRI,ASD,100,118,140,21,20,41,0.55,41\n"
+        "2030,RP,SEC,ASD,50,60,80,30,30,48,0.08,28\n";
+
+    fresh_dir(dir, sizeof dir);
+    copy_fixture(dir, "demand.csv");
+    write_file(dir, "shortfall.csv", SF);
+    cr_assert(eq(int, chart_headlines(dir, &META, buf, sizeof buf, &err), SIM_OK), "%s", err.msg);
+    cr_expect(strstr(buf, "In 2030 there is a 55% chance that some primary-age children with "
+                          "autistic spectrum disorder (ASD) cannot get a matching local special "
+                          "school place: the median shortfall is 20 places, and 41 more such "
+                          "places open by September 2029") == buf, "%s", buf);
+    /* nothing at risk in a school phase of ARP or SS: the others, then "within target" */
+    write_file(dir, "shortfall.csv",
+               "year,group,phase,need,capacity,demand_p50,demand_p90,shortfall_mean,"
+               "shortfall_p50,shortfall_p90,p_shortfall,places_for_target\n"
+               "2030,SS,SEC,ASD,100,80,90,0.1,0,0,0.04,0\n"
+               "2030,RP,PRI,ASD,100,80,90,0.1,0,0,0.07,0\n");
+    cr_assert(eq(int, chart_headlines(dir, &META, buf, sizeof buf, &err), SIM_OK), "%s", err.msg);
+    cr_expect(strstr(buf, "In 2030 the chance that some primary-age children with autistic "
+                          "spectrum disorder (ASD) cannot get a matching local resourced provision "
+                          "(ARP) place is 7%, within the 10% target.") == buf, "%s", buf);
+}
+
+/* cost.csv's OOB rows are the out-of-borough series; IS (every independent special place,
+ * in borough or not) is not. */
+Test(chart, out_of_borough_spend_comes_from_the_oob_rows)
+{
+    char dir[64], buf[4096];
+    sim_error err = { 0 };
+
+    fresh_dir(dir, sizeof dir);
+    copy_fixture(dir, "demand.csv");
+    write_file(dir, "cost.csv", "year,setting,mean,p025,p10,p50,p90,p975\n"
+               "2029,ALL,9e7,7e7,8e7,9e7,1e8,1.1e8\n2030,ALL,1e8,8e7,9e7,1e8,1.1e8,1.2e8\n"
+               "2029,IS,2.9e7,2e7,2.5e7,2.9e7,3.5e7,4e7\n2030,IS,3e7,2e7,2.5e7,3e7,3.5e7,4e7\n"
+               "2029,OOB,1.1e7,5e6,8e6,1.1e7,1.4e7,1.8e7\n"
+               "2030,OOB,1.2e7,5e6,8e6,1.2e7,1.5e7,1.9e7\n");
+    cr_assert(eq(int, chart_headlines(dir, &META, buf, sizeof buf, &err), SIM_OK), "%s", err.msg);
+    cr_expect(strstr(buf, "Out-of-borough places (children no local place could take) cost about "
+                          "£12.0m of it (median).") != NULL, "%s", buf);
+    cr_assert(eq(int, chart_pack(dir, &META, &err), SIM_OK), "%s", err.msg);
+    expect_png_and_svg(dir, "cost");
+    /* a code that is neither a setting, ALL nor OOB is still refused */
+    write_file(dir, "cost.csv", "year,setting,mean,p025,p10,p50,p90,p975\n"
+               "2030,XYZ,1e8,8e7,9e7,1e8,1.1e8,1.2e8\n");
+    cr_expect(eq(int, chart_headlines(dir, &META, buf, sizeof buf, &err), SIM_EDATA));
+    cr_expect(strstr(err.msg, "OOB") != NULL, "%s", err.msg);
+}
+
+/* A wave that no date makes safe is explained with the risk left when it opens at once. */
+Test(chart, waves_without_a_safe_date_say_what_risk_is_left)
+{
+    char dir[64], buf[4096];
+    sim_error err = { 0 };
+
+    fresh_dir(dir, sizeof dir);
+    copy_fixture(dir, "demand.csv");
+    write_file(dir, "waves.csv", "wave,open_year,places,shortfall_reduction_mean,"
+               "latest_safe_open_year,group,earliest_risk,earliest_risk_year\n"
+               "a,2025,93,37.3,,RP,0.774,2040\nb,2026,40,27.2,,SS,0.996,2039\n"
+               "c,2026,33,8.6,,RP,0.801,2038\nd,2027,10,2.5,2028,IS,0.05,2030\n");
+    cr_assert(eq(int, chart_headlines(dir, &META, buf, sizeof buf, &err), SIM_OK), "%s", err.msg);
+    cr_expect(strstr(buf, "No opening date of these estate waves keeps the risk under 10% on its "
+                          "own. ARP places: even opening in Sept 2025 leaves a 77% risk in 2040; "
+                          "more places are needed (shortfall.csv: places_for_target). Special "
+                          "school places: even opening in Sept 2025 leaves a >99% risk in 2039;")
+              != NULL, "%s", buf);
+    cr_expect(strstr(buf, "Independent") == NULL, "%s", buf);    /* d has a safe date */
 }
 
 Test(chart, pack_into_a_missing_directory_is_an_io_error)

@@ -332,9 +332,11 @@ Test(engine, replication_seeds_are_distinct_and_depend_on_the_seed)
 }
 
 /* Cells of 7 to 5,000 plans with cessation rates on both sides of 1/2 exercise every path of
- * the binomial sampler (tabulated cdf, inversion, GSL's BTPE, and the flipped p > 1/2 forms);
- * one year on, each age's count must have the binomial-plus-Poisson mean and variance. */
-Test(engine, one_year_counts_have_the_binomial_mean_and_variance_for_every_cell_size)
+ * the removal sampler (tabulated cdf, inversion from a power table or exp, BTRS, and the
+ * flipped p > 1/2 forms); one year on, each age's count must have the binomial-plus-Poisson
+ * mean and variance. exit_sd > 0 (so small that the rates do not move) takes the paths of a
+ * replication with an exit draw, which have no cdf table. */
+static void check_one_year_counts(double exit_sd)
 {
     enum { R = 4000 };
     static const int32_t sizes[] = { 7, 39, 41, 120, 255, 300, 1000, 5000 };
@@ -346,6 +348,8 @@ Test(engine, one_year_counts_have_the_binomial_mean_and_variance_for_every_cell_
     sc->damping = 1.0;
     sc->incidence_multiplier = 1.0;
     make_fit(&f);
+    f.exit_sd = exit_sd;
+    f.exit_years = exit_sd > 0.0 ? 5 : 0;
     for (int a = 0; a < SIM_N_AGES; a++) {
         f.transfer[a] = 0.0;
         f.joiners[a] = 3.7;
@@ -377,6 +381,16 @@ Test(engine, one_year_counts_have_the_binomial_mean_and_variance_for_every_cell_
     }
     free(b.tot);
     free(sc);
+}
+
+Test(engine, one_year_counts_have_the_binomial_mean_and_variance_for_every_cell_size)
+{
+    check_one_year_counts(0.0);
+}
+
+Test(engine, one_year_counts_keep_the_binomial_law_under_an_exit_draw)
+{
+    check_one_year_counts(1e-12);
 }
 
 Test(engine, rejects_bad_placers_and_run_options)
@@ -413,7 +427,7 @@ static double shifted_total(const scenario *sc, const fit *f, double shift, int 
     double expect[SIM_N_AGES], next[SIM_N_AGES], t[SIM_N_AGES], total = 0.0;
 
     for (int a = 0; a < SIM_N_AGES; a++) {
-        t[a] = fmin(fmax(f->transfer[a] - shift, -1.0), fmax(f->transfer[a], FIT_TRANSFER_MAX));
+        t[a] = fmin(fmax(f->transfer[a] - shift, -1.0), fmax(f->transfer[a], 0.5));
         expect[a] = 0.0;
         for (int n = 0; n < SIM_N_NEEDS; n++)
             for (int s = 0; s < SIM_N_SETTINGS; s++)
@@ -484,5 +498,127 @@ Test(engine, exit_rate_draw_widens_the_band_and_keeps_the_mean)
     cr_expect(fabs(m0 - shifted_total(sc, &f, 0.0, H)) <= 5.0 * s0 / sqrt(R));
     free(b0.tot);
     free(b1.tot);
+    free(sc);
+}
+
+Test(engine, a_lasting_exit_shift_conserves_plans_and_widens_the_band)
+{
+    scenario *sc = make_scenario();
+    fit f;
+    by_age b;
+    summary_band narrow[9], wide[9];
+
+    make_fit(&f);
+    f.exit_sd = 0.043;
+    f.exit_years = 6;
+    b = run_by_age(sc, &f, 300, 12, 3);
+    cr_expect(b.flows_ok != 0, "a replication-year broke p' = p - leavers - out + joiners + in");
+    free(b.tot);
+    free(sc);
+
+    make_fit(&f);
+    total_bands(&f, 13, 2, 1000, 8, narrow);
+    f.exit_sd = 0.043;
+    f.exit_years = 6;
+    total_bands(&f, 13, 2, 1000, 8, wide);
+    /* a shift of a few percent a year, kept for 8 years, moves the total by tens of percent */
+    cr_expect(gt(dbl, wide[8].q[8] - wide[8].q[0], 2.0 * (narrow[8].q[8] - narrow[8].q[0])),
+              "wide %g vs narrow %g", wide[8].q[8] - wide[8].q[0],
+              narrow[8].q[8] - narrow[8].q[0]);
+    cr_expect(epsilon_eq(dbl, wide[8].q[4], narrow[8].q[4], 0.05 * narrow[8].q[4]),
+              "the median stays: %g vs %g", wide[8].q[4], narrow[8].q[4]);
+}
+
+/* The placement multinomial, seen through a placer: joiners of one (age, need) whose mean is
+ * m, split by a preference row, must be independent Poisson(m * share) counts by setting
+ * (Poisson splitting), whichever path drew them (categorical draws for a few pupils,
+ * binomials down the row, or binomials then categorical draws for the rest). */
+enum { SPLIT_R = 20000 };
+static const int split_age[2] = { 7, 12 };
+
+typedef struct split_log { int32_t *got; } split_log;   /* [rep][2][SIM_N_SETTINGS] */
+
+static void split_place(void *ctx, void *ws, int year, int32_t *want, int32_t *x,
+                        size_t n_slots)
+{
+    int32_t *keep = ws;
+
+    (void)ctx;
+    for (size_t c = 0; c < (size_t)SIM_N_AGES * SIM_N_NEEDS; c++)
+        for (size_t s = 0; s < SIM_N_SETTINGS; s++)
+            x[c * n_slots + s] += want[c * SIM_N_SETTINGS + s];
+    if (year != 2026)
+        return;
+    for (int i = 0; i < 2; i++)
+        memcpy(keep + i * SIM_N_SETTINGS,
+               want + (size_t)(split_age[i] * SIM_N_NEEDS + NEED_ASD) * SIM_N_SETTINGS,
+               SIM_N_SETTINGS * sizeof *keep);
+}
+
+static void split_rep_year(void *ctx, const engine_view *v)
+{
+    split_log *lg = ctx;
+
+    memcpy(lg->got + v->rep * 2 * SIM_N_SETTINGS, v->ws, 2 * SIM_N_SETTINGS * sizeof(int32_t));
+}
+
+Test(engine, placement_splits_joiners_into_independent_poissons_by_setting)
+{
+    static const double share[5] = { 0.47, 0.23, 0.17, 0.08, 0.05 };
+    static const sim_setting set[5] = { SET_MS, SET_RP, SET_SS, SET_IS, SET_AP };
+    const double m[2] = { 13.7, 231.4 };
+    scenario *sc = xcalloc(1, sizeof *sc);
+    split_log lg = { xcalloc((size_t)SPLIT_R * 2 * SIM_N_SETTINGS, sizeof(int32_t)) };
+    engine_placer pl = { .ws_size = 2 * SIM_N_SETTINGS * sizeof(int32_t),
+                         .place = split_place };
+    engine_sink sink = { .ctx = &lg, .rep_year = split_rep_year };
+    engine_options opt = { .n_reps = SPLIT_R, .seed = 77, .threads = 2, .horizon = 1 };
+    engine *e = NULL;
+    fit f;
+    sim_error err;
+
+    sc->base_year = 2025;
+    sc->damping = 1.0;
+    sc->incidence_multiplier = 1.0;
+    sc->has_preferences = 1;
+    memset(&f, 0, sizeof f);
+    f.base_year = 2025;
+    f.cease[SIM_MAX_AGE] = 1.0;
+    for (int i = 0; i < 2; i++) {
+        f.joiners[split_age[i]] = m[i];
+        f.pi[split_age[i]][NEED_ASD] = 1.0;
+        for (int k = 0; k < 5; k++)
+            sc->pref[phase_of_age(split_age[i])][NEED_ASD][set[k]] = share[k];
+    }
+    cr_assert(eq(int, engine_prepare(sc, &f, &pl, 1, &e, &err), SIM_OK), "%s", err.msg);
+    cr_assert(eq(int, engine_run(e, &opt, &sink, &err), SIM_OK), "%s", err.msg);
+    for (int i = 0; i < 2; i++) {
+        double mean[5], var[5], cov = 0.0;
+        for (int k = 0; k < 5; k++) {
+            double s = 0.0, ss = 0.0, lam = m[i] * share[k];
+            for (size_t r = 0; r < SPLIT_R; r++) {
+                double v = lg.got[(r * 2 + (size_t)i) * SIM_N_SETTINGS + set[k]];
+                s += v;
+                ss += v * v;
+            }
+            mean[k] = s / SPLIT_R;
+            var[k] = (ss - s * mean[k]) / (SPLIT_R - 1);
+            cr_expect(fabs(mean[k] - lam) <= 5.0 * sqrt(lam / SPLIT_R),
+                      "age %d %s: mean %g, want %g", split_age[i], setting_code(set[k]),
+                      mean[k], lam);
+            cr_expect(fabs(var[k] - lam) <= 5.0 * sqrt((lam + 2.0 * lam * lam) / SPLIT_R),
+                      "age %d %s: variance %g, want %g", split_age[i], setting_code(set[k]),
+                      var[k], lam);
+        }
+        for (size_t r = 0; r < SPLIT_R; r++) {
+            const int32_t *g = lg.got + (r * 2 + (size_t)i) * SIM_N_SETTINGS;
+            cov += (g[set[0]] - mean[0]) * (g[set[1]] - mean[1]);
+        }
+        cov /= SPLIT_R - 1;
+        cr_expect(fabs(cov) <= 5.0 * sqrt(m[i] * share[0] * m[i] * share[1] / SPLIT_R),
+                  "age %d: cov(MS, RP) %g, want 0", split_age[i], cov);
+    }
+    engine_free(e);
+    free(lg.got);
     free(sc);
 }
