@@ -156,9 +156,9 @@ sim_status backtest_run(const scenario *full, const backtest_options *o, backtes
 void backtest_result_free(backtest_result *r);
 
 /* Write DIR/backtest.csv (model points), DIR/backtest_summary.csv (scores) and
- * DIR/backtest_points.csv (every method's points), each to a temporary name in DIR renamed
- * into place. DIR must exist. SIM_EIO with `err` naming the file on failure; no partial file
- * is left behind. */
+ * DIR/backtest_points.csv (every method's points), each to a temporary name in DIR, all three
+ * renamed into place once complete (outdir_write). DIR must exist. SIM_EIO with `err` naming
+ * the file on failure; no partial file is left behind. */
 sim_status backtest_write(const backtest_result *r, const char *dir, sim_error *err);
 
 /* The default projector: the Monte Carlo engine (engine.h) with no placer, its state summed

@@ -75,11 +75,11 @@ static const double sample_recip[SAMPLE_N_RECIP] = {
     1.0 / 55, 1.0 / 56, 1.0 / 57, 1.0 / 58, 1.0 / 59, 1.0 / 60, 1.0 / 61, 1.0 / 62, 1.0 / 63
 };
 
-/* Binomial(n, p) by inversion for p <= 1/2, given f0 = (1 - p)^n; the caller keeps n p small
- * (the walk takes about n p + 1 steps). */
-static inline unsigned sample_binomial_inv(sample_rng *sr, double p, unsigned n, double f0)
+/* Binomial(n, p) by inversion for p <= 1/2, given odds = p / (1 - p) and f0 = (1 - p)^n (a
+ * caller drawing often with one p keeps both); the caller keeps n p small (the walk takes
+ * about n p + 1 steps). */
+static inline unsigned sample_binomial_inv(sample_rng *sr, double odds, unsigned n, double f0)
 {
-    const double odds = p / (1.0 - p);
     double u = sample_uniform(sr), f = f0;
     unsigned x = 0;
 

@@ -13,4 +13,12 @@ void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 
+/* Zeroed memory of n bytes for large per-replication arrays (mmap()ed, with transparent huge
+ * pages where Linux offers them, from 8 MB up; xcalloc below). Release it with
+ * xfree_huge(p, n), passing the same n; never with free(). */
+void *xzalloc_huge(size_t n);
+
+/* Release what xzalloc_huge(n) returned. NULL is a no-op. */
+void xfree_huge(void *p, size_t n);
+
 #endif /* SENDSIM_XALLOC_H */

@@ -1,17 +1,16 @@
 /* backtest.c - rolling-origin backtest of the model against naive forecasts. */
 #include "backtest.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <gsl/gsl_sort.h>
 
 #include "engine.h"
+#include "outdir.h"
 #include "xalloc.h"
 
 enum { BT_MAX_BANDS = 32 };
@@ -618,8 +617,9 @@ static void put_num(FILE *fp, double v, const char *fmt)
         fprintf(fp, fmt, v);
 }
 
-static void write_model(FILE *fp, const backtest_result *r)
+static sim_status write_model(FILE *fp, const void *arg)
 {
+    const backtest_result *r = arg;
     char b[32];
     fputs("origin,horizon,year,band,actual,p025,p10,p50,p90,p975,ape,in80,in95\n", fp);
     for (size_t i = 0; i < r->n_points; i++) {
@@ -631,10 +631,12 @@ static void write_model(FILE *fp, const backtest_result *r)
                 p->horizon, p->year, b, p->actual, p->p025, p->p10, p->p50, p->p90, p->p975,
                 p->ape, p->in80, p->in95);
     }
+    return ferror(fp) ? SIM_EIO : SIM_OK;
 }
 
-static void write_summary(FILE *fp, const backtest_result *r)
+static sim_status write_summary(FILE *fp, const void *arg)
 {
+    const backtest_result *r = arg;
     fputs("method,horizon,n,mape,median_ape,bias,cover80,cover95\n", fp);
     for (size_t i = 0; i < r->n_scores; i++) {
         const backtest_score *s = &r->scores[i];
@@ -651,10 +653,12 @@ static void write_summary(FILE *fp, const backtest_result *r)
         put_num(fp, s->cover95, "%.4f");
         fputc('\n', fp);
     }
+    return ferror(fp) ? SIM_EIO : SIM_OK;
 }
 
-static void write_points(FILE *fp, const backtest_result *r)
+static sim_status write_points(FILE *fp, const void *arg)
 {
+    const backtest_result *r = arg;
     char b[32];
     fputs("method,origin,horizon,year,band,actual,forecast,ape,pe\n", fp);
     for (size_t i = 0; i < r->n_points; i++) {
@@ -663,55 +667,16 @@ static void write_points(FILE *fp, const backtest_result *r)
         fprintf(fp, "%s,%d,%d,%d,%s,%.0f,%.1f,%.3f,%.3f\n", backtest_method_code(p->method),
                 p->origin, p->horizon, p->year, b, p->actual, p->forecast, p->ape, p->pe);
     }
-}
-
-/* Write DIR/NAME through a temporary file in DIR, renamed into place only when complete. */
-static sim_status write_atomic(const char *dir, const char *name,
-                               void (*body)(FILE *, const backtest_result *),
-                               const backtest_result *r, sim_error *err)
-{
-    char path[1024], tmp[1024];
-    int fd;
-    FILE *fp;
-
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path ||
-        (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dir, name) >= sizeof tmp)
-        return sim_error_set(err, SIM_EIO, dir, 0, NULL, "output path is too long");
-    fd = mkstemp(tmp);
-    if (fd < 0)
-        return sim_error_set(err, SIM_EIO, path, 0, NULL, "cannot create a file in %s: %s",
-                             dir, strerror(errno));
-    fp = fdopen(fd, "w");
-    if (fp == NULL) {
-        int e = errno;
-        close(fd);
-        unlink(tmp);
-        return sim_error_set(err, SIM_EIO, path, 0, NULL, "cannot write: %s", strerror(e));
-    }
-    body(fp, r);
-    int bad = fflush(fp) != 0 || ferror(fp);
-    int e = errno;
-    if (fclose(fp) != 0 && !bad) {
-        bad = 1;
-        e = errno;
-    }
-    if (bad || rename(tmp, path) != 0) {
-        if (!bad)
-            e = errno;
-        unlink(tmp);
-        return sim_error_set(err, SIM_EIO, path, 0, NULL, "cannot write: %s", strerror(e));
-    }
-    return SIM_OK;
+    return ferror(fp) ? SIM_EIO : SIM_OK;
 }
 
 sim_status backtest_write(const backtest_result *r, const char *dir, sim_error *err)
 {
-    sim_status st = write_atomic(dir, "backtest.csv", write_model, r, err);
-    if (st == SIM_OK)
-        st = write_atomic(dir, "backtest_summary.csv", write_summary, r, err);
-    if (st == SIM_OK)
-        st = write_atomic(dir, "backtest_points.csv", write_points, r, err);
-    return st;
+    const outdir_file files[3] = { { "backtest.csv", write_model, r },
+                                   { "backtest_summary.csv", write_summary, r },
+                                   { "backtest_points.csv", write_points, r } };
+
+    return outdir_write(dir, files, 3, err);
 }
 
 /* ---- the engine as projector ---------------------------------------------------------- */

@@ -8,14 +8,12 @@
  * per-row Poissons come from sample.h (exact, on the same taus2 stream, without GSL's
  * per-number call overhead); GSL draws the few per-replication-year variates (Gamma shock,
  * growth and exit draws). */
-#define _DEFAULT_SOURCE 1           /* MAP_ANONYMOUS, MADV_HUGEPAGE in <sys/mman.h> */
 #include "engine.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -25,37 +23,6 @@
 
 #include "sample.h"
 #include "xalloc.h"
-
-/* Arrays from this size on come from mmap(). */
-enum { BIG_ALLOC = 8 << 20 };
-
-/* Zeroed memory for the large per-replication arrays, straight from mmap() when large: the
- * kernel's pages are already zero (a memset() zeroed them twice) and are first touched by the
- * workers that use them; Linux is asked for transparent huge pages (10,000 replications are
- * some 150 MB, tens of thousands of faults with 4 KB pages). Free with free_huge(p, n). */
-static void *zalloc_huge(size_t n)
-{
-    void *p;
-
-    if (n < BIG_ALLOC)
-        return xcalloc(n ? n : 1, 1);
-    p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        abort();                        /* out of memory, as xmalloc would */
-#ifdef MADV_HUGEPAGE
-    madvise(p, n, MADV_HUGEPAGE);     /* advice only: failure leaves normal pages */
-#endif
-    return p;
-}
-
-/* Release what zalloc_huge(n) returned. */
-static void free_huge(void *p, size_t n)
-{
-    if (p != NULL && n >= BIG_ALLOC)
-        munmap(p, n);
-    else
-        free(p);
-}
 
 enum { N_CELLS_AN = SIM_N_AGES * SIM_N_NEEDS, MAX_HORIZON = 200 };
 
@@ -86,9 +53,11 @@ typedef struct rates {
     double q[SIM_N_AGES];                   /* P(removed) for a plan aged a in January t */
     double rq[SIM_N_AGES];                  /* min(q, 1 - q): the removal draw's p */
     double lrq[SIM_N_AGES];                 /* log(1 - rq), for (1 - rq)^n */
+    double orq[SIM_N_AGES];                 /* rq / (1 - rq) */
     int    rflip[SIM_N_AGES];               /* 1 when rq = 1 - q (draw survivors) */
     double leave_share[SIM_N_AGES];         /* P(left | removed) */
-    double lls[SIM_N_AGES];                 /* log(1 - min(leave_share, 1 - leave_share)) */
+    double lls[SIM_N_AGES];                 /* log(1 - l), l = min(leave_share, 1 - it) */
+    double ols[SIM_N_AGES];                 /* l / (1 - l) */
     double pw[SIM_N_AGES][POW_TABLE];       /* (1 - rq)^n */
     double tin[SIM_N_AGES];                 /* transfers in per survivor, by age after ageing */
     int    tabled;                          /* 1 when the engine's rcdf table holds for these
@@ -101,7 +70,8 @@ typedef struct pref_row {
     int           k;
     unsigned char set[SIM_N_SETTINGS];
     double        cond[SIM_N_SETTINGS];    /* share[j] / (sum of shares j..k-1) */
-    double        lcond[SIM_N_SETTINGS];   /* log(1 - min(cond, 1 - cond)) */
+    double        lcond[SIM_N_SETTINGS];   /* log(1 - c), c = min(cond, 1 - cond) */
+    double        ocond[SIM_N_SETTINGS];   /* c / (1 - c) */
     double        share[SIM_N_SETTINGS];   /* by setting, for engine_preference() */
     double        cum[SIM_N_SETTINGS];     /* cumulative shares in row order */
 } pref_row;
@@ -232,6 +202,8 @@ static void build_row(pref_row *row, const double *share)
         if (row->cond[j] > 1.0 || j == row->k - 1)
             row->cond[j] = 1.0;
         row->lcond[j] = log1p(-fmin(row->cond[j], 1.0 - row->cond[j]));
+        row->ocond[j] = fmin(row->cond[j], 1.0 - row->cond[j])
+                        / (1.0 - fmin(row->cond[j], 1.0 - row->cond[j]));
     }
 }
 
@@ -370,10 +342,16 @@ static void set_rates(const fit *f, double shift, rates *rt)
         rt->rq[a] = rt->rflip[a] ? 1.0 - rt->q[a] : rt->q[a];
         rt->lrq[a] = log1p(-rt->rq[a]);
         rt->lls[a] = log1p(-fmin(rt->leave_share[a], 1.0 - rt->leave_share[a]));
+        rt->orq[a] = rt->rq[a] / (1.0 - rt->rq[a]);
+        rt->ols[a] = fmin(rt->leave_share[a], 1.0 - rt->leave_share[a])
+                     / (1.0 - fmin(rt->leave_share[a], 1.0 - rt->leave_share[a]));
         rt->pw[a][0] = 1.0;
-        for (int k = 1; k < POW_TABLE; k++)     /* k roundings: well within 1e-13 */
-            rt->pw[a][k] = rt->pw[a][k - 1] * (1.0 - rt->rq[a]);
     }
+    /* k roundings: well within 1e-13; ages innermost, so the 26 product chains overlap
+     * instead of each waiting on its own multiplications (this runs every replication-year) */
+    for (int k = 1; k < POW_TABLE; k++)
+        for (int a = 0; a < SIM_N_AGES; a++)
+            rt->pw[a][k] = rt->pw[a][k - 1] * (1.0 - rt->rq[a]);
     rt->tabled = shift == 0.0;
 }
 
@@ -545,11 +523,12 @@ typedef struct rep_ctx {
     engine_flows  flows;
 } rep_ctx;
 
-/* Binomial(n, p) for p in [0, 1], given l = log(1 - min(p, 1 - p)): inversion from
+/* Binomial(n, p) for p in [0, 1], given l = log(1 - c) and odds = c / (1 - c), where
+ * c = min(p, 1 - p) (kept by callers that draw often with one p): inversion from
  * (1 - p)^n = exp(n l) for the small means of a local authority's cells, sample.h's BTRS for
  * large ones. (GSL's BTPE, and its small-mean branch with pow() on every draw, dominated the
  * profile; so did (1 - p)^n by squaring, whose branches mispredict.) */
-static unsigned draw_binomial_l(sample_rng *sr, double p, int32_t n, double l)
+static unsigned draw_binomial_l(sample_rng *sr, double p, int32_t n, double l, double odds)
 {
     int flip;
     double pp;
@@ -562,7 +541,7 @@ static unsigned draw_binomial_l(sample_rng *sr, double p, int32_t n, double l)
     flip = p > 0.5;
     pp = flip ? 1.0 - p : p;
     if ((double)n * pp < INV_MAX_MEAN)
-        x = sample_binomial_inv(sr, pp, (unsigned)n, exp((double)n * l));
+        x = sample_binomial_inv(sr, odds, (unsigned)n, exp((double)n * l));
     else
         x = sample_binomial_btrs(sr, pp, (unsigned)n);
     return flip ? (unsigned)n - x : x;
@@ -570,7 +549,9 @@ static unsigned draw_binomial_l(sample_rng *sr, double p, int32_t n, double l)
 
 static unsigned draw_binomial(sample_rng *sr, double p, int32_t n)
 {
-    return draw_binomial_l(sr, p, n, log1p(-fmin(p, 1.0 - p)));
+    const double pp = fmin(p, 1.0 - p);
+
+    return draw_binomial_l(sr, p, n, log1p(-pp), pp / (1.0 - pp));
 }
 
 /* The removal draw of age a under rates `rt`: small cells by inversion against the engine's
@@ -593,7 +574,7 @@ static unsigned draw_removal(rep_ctx *rc, int a, int32_t n)
         while (x < (unsigned)n && u >= cdf[x])
             x++;
     } else if ((double)n * p < INV_MAX_MEAN)
-        x = sample_binomial_inv(sr, p, (unsigned)n, n < POW_TABLE ? rt->pw[a][n]
+        x = sample_binomial_inv(sr, rt->orq[a], (unsigned)n, n < POW_TABLE ? rt->pw[a][n]
                                                                : exp((double)n * rt->lrq[a]));
     else
         x = sample_binomial_btrs(sr, p, (unsigned)n);
@@ -644,7 +625,8 @@ static void place_row(rep_ctx *rc, int a, int n, int32_t total, int32_t *cell)
             return;
         }
         c = row->cond[j] >= 1.0 ? rem
-                                : (int32_t)draw_binomial_l(&rc->sr, row->cond[j], rem, row->lcond[j]);
+                                : (int32_t)draw_binomial_l(&rc->sr, row->cond[j], rem,
+                                                           row->lcond[j], row->ocond[j]);
         dst[row->set[j]] += c;
         rem -= c;
     }
@@ -760,7 +742,7 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
     }
     fl->plans_before[a] = before;
     fl->leavers[a] = draw_binomial_l(&rc->sr, rc->rt->leave_share[a], (int32_t)removed,
-                                     rc->rt->lls[a]);
+                                     rc->rt->lls[a], rc->rt->ols[a]);
     fl->transfers_out[na] = removed - fl->leavers[a];
     /* the age's arrivals split into its two Poissons: exact for the flows by age */
     fl->joiners[na] = sum_t > 0.0
@@ -990,7 +972,7 @@ sim_status engine_run(const engine *e, const engine_options *opt, const engine_s
                              "of each, a horizon up to %d)", opt->n_reps, opt->threads,
                              opt->horizon, e->horizon);
     sh.cells = N_CELLS_AN * e->n_slots;
-    sh.x = zalloc_huge(opt->n_reps * sh.cells * sizeof *sh.x);
+    sh.x = xzalloc_huge(opt->n_reps * sh.cells * sizeof *sh.x);
     sh.rng = xcalloc(opt->n_reps, sizeof *sh.rng);
     sh.draw = xcalloc(2 * opt->n_reps, sizeof *sh.draw);
     sh.ws = e->placer.ws_size ? xcalloc(opt->n_reps, e->placer.ws_size) : NULL;
@@ -1003,6 +985,6 @@ sim_status engine_run(const engine *e, const engine_options *opt, const engine_s
     free(sh.rng);
     free(sh.draw);
     free(sh.ws);
-    free_huge(sh.x, opt->n_reps * sh.cells * sizeof *sh.x);
+    xfree_huge(sh.x, opt->n_reps * sh.cells * sizeof *sh.x);
     return st;
 }

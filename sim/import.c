@@ -20,6 +20,7 @@
 
 #include "codes.h"
 #include "ipf.h"
+#include "outdir.h"
 #include "table.h"
 #include "xalloc.h"
 
@@ -1265,36 +1266,6 @@ out:
 
 /* ---- writing ------------------------------------------------------------------------- */
 
-typedef struct out_file { char tmp[1100], final[1100]; } out_file;
-
-static sim_status open_tmp(imp *s, out_file *f, const char *name, FILE **fp)
-{
-    int fd;
-
-    snprintf(f->final, sizeof f->final, "%s/%s", s->opt->out_dir, name);
-    snprintf(f->tmp, sizeof f->tmp, "%s/.%s.XXXXXX", s->opt->out_dir, name);
-    fd = mkstemp(f->tmp);
-    if (fd < 0 || (*fp = fdopen(fd, "w")) == NULL) {
-        if (fd >= 0)
-            close(fd);
-        f->tmp[0] = '\0';
-        return sim_error_set(s->err, SIM_EIO, f->final, 0, NULL, "cannot create: %s",
-                             strerror(errno));
-    }
-    fchmod(fd, 0644);
-    return SIM_OK;
-}
-
-static sim_status close_tmp(imp *s, out_file *f, FILE *fp)
-{
-    int bad = ferror(fp);
-
-    if (fclose(fp) != 0 || bad)
-        return sim_error_set(s->err, SIM_EIO, f->final, 0, NULL, "cannot write: %s",
-                             strerror(errno));
-    return SIM_OK;
-}
-
 static int hist_cmp(const void *va, const void *vb)
 {
     const hist_entry *a = va, *b = vb;
@@ -1408,59 +1379,76 @@ static sim_status ensure_dir(imp *s)
     return SIM_OK;
 }
 
-enum { F_CASE, F_HIST, F_POP, F_INI, F_REPORT, N_OUT };
+/* What the file bodies below need: the import and the counts it reports. */
+typedef struct out_args {
+    imp           *s;
+    import_report *rep;
+    int            write_ini_file;
+} out_args;
+
+static sim_status body_caseload(FILE *fp, const void *arg)
+{
+    const out_args *a = arg;
+    write_caseload(a->s, fp, &a->rep->caseload_rows);
+    return ferror(fp) ? SIM_EIO : SIM_OK;
+}
+
+static sim_status body_history(FILE *fp, const void *arg)
+{
+    const out_args *a = arg;
+    write_history(a->s, fp, &a->rep->history_rows);
+    return ferror(fp) ? SIM_EIO : SIM_OK;
+}
+
+static sim_status body_population(FILE *fp, const void *arg)
+{
+    const out_args *a = arg;
+    write_population(a->s, fp, &a->rep->population_rows);
+    return ferror(fp) ? SIM_EIO : SIM_OK;
+}
+
+static sim_status body_ini(FILE *fp, const void *arg)
+{
+    const out_args *a = arg;
+    write_ini(a->s, fp);
+    return ferror(fp) ? SIM_EIO : SIM_OK;
+}
+
+/* The report, last: it names the files written before it (their rows are counted by then). */
+static sim_status body_report(FILE *fp, const void *arg)
+{
+    const out_args *a = arg;
+    imp *s = a->s;
+
+    sb_printf(&s->rep, "Wrote %s: caseload.csv (%zu rows), history.csv (%zu rows)",
+              s->opt->out_dir, a->rep->caseload_rows, a->rep->history_rows);
+    if (s->pop)
+        sb_printf(&s->rep, ", population.csv (%zu rows)", a->rep->population_rows);
+    sb_printf(&s->rep, "%s, import.txt\n", a->write_ini_file ? ", scenario.ini" : "");
+    fputs(s->rep.s, fp);
+    return ferror(fp) ? SIM_EIO : SIM_OK;
+}
 
 static sim_status write_all(imp *s, import_report *rep)
 {
-    out_file f[N_OUT];
-    FILE *fp;
-    sim_status st = SIM_OK;
-    int write_ini_file;
+    out_args a = { s, rep, 0 };
+    outdir_file f[5];
+    size_t n = 0;
+    sim_status st;
 
-    memset(f, 0, sizeof f);
     if ((st = ensure_dir(s)))
         return st;
-    write_ini_file = !file_exists(s->opt->out_dir, "scenario.ini");
-    if (!write_ini_file)
+    a.write_ini_file = !file_exists(s->opt->out_dir, "scenario.ini");
+    if (!a.write_ini_file)
         check_existing_ini(s);
-    if ((st = open_tmp(s, &f[F_CASE], "caseload.csv", &fp)) == SIM_OK) {
-        write_caseload(s, fp, &rep->caseload_rows);
-        st = close_tmp(s, &f[F_CASE], fp);
-    }
-    if (st == SIM_OK && (st = open_tmp(s, &f[F_HIST], "history.csv", &fp)) == SIM_OK) {
-        write_history(s, fp, &rep->history_rows);
-        st = close_tmp(s, &f[F_HIST], fp);
-    }
-    if (st == SIM_OK && s->pop && (st = open_tmp(s, &f[F_POP], "population.csv", &fp)) == SIM_OK) {
-        write_population(s, fp, &rep->population_rows);
-        st = close_tmp(s, &f[F_POP], fp);
-    }
-    if (st == SIM_OK && write_ini_file &&
-        (st = open_tmp(s, &f[F_INI], "scenario.ini", &fp)) == SIM_OK) {
-        write_ini(s, fp);
-        st = close_tmp(s, &f[F_INI], fp);
-    }
-    if (st == SIM_OK) {
-        sb_printf(&s->rep, "Wrote %s: caseload.csv (%zu rows), history.csv (%zu rows)",
-                  s->opt->out_dir, rep->caseload_rows, rep->history_rows);
-        if (s->pop)
-            sb_printf(&s->rep, ", population.csv (%zu rows)", rep->population_rows);
-        sb_printf(&s->rep, "%s, import.txt\n", write_ini_file ? ", scenario.ini" : "");
-    }
-    if (st == SIM_OK && (st = open_tmp(s, &f[F_REPORT], "import.txt", &fp)) == SIM_OK) {
-        fputs(s->rep.s, fp);
-        st = close_tmp(s, &f[F_REPORT], fp);
-    }
-    for (int i = 0; i < N_OUT && st == SIM_OK; i++)
-        if (f[i].tmp[0] && rename(f[i].tmp, f[i].final) != 0)
-            st = sim_error_set(s->err, SIM_EIO, f[i].final, 0, NULL, "cannot rename: %s",
-                               strerror(errno));
-        else
-            f[i].tmp[0] = '\0';
-    for (int i = 0; i < N_OUT; i++)     /* on failure no temporary file stays behind */
-        if (f[i].tmp[0])
-            unlink(f[i].tmp);
-    return st;
+    f[n++] = (outdir_file){ "caseload.csv", body_caseload, &a };
+    f[n++] = (outdir_file){ "history.csv", body_history, &a };
+    if (s->pop)
+        f[n++] = (outdir_file){ "population.csv", body_population, &a };
+    if (a.write_ini_file)
+        f[n++] = (outdir_file){ "scenario.ini", body_ini, &a };
+    f[n++] = (outdir_file){ "import.txt", body_report, &a };
+    return outdir_write(s->opt->out_dir, f, n, s->err);
 }
 
 /* ---- the whole import ---------------------------------------------------------------- */

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/stat.h>
 
 #include <gsl/gsl_errno.h>
 
@@ -20,6 +19,7 @@
 #include "engine.h"
 #include "fit.h"
 #include "import.h"
+#include "outdir.h"
 #include "report.h"
 #include "report_alloc.h"
 #include "summary.h"
@@ -34,7 +34,7 @@ static const char USAGE[] =
     "       sendsim import --la CODE --sen2 DIR [--sen2-2022 DIR] [--population FILE]\n"
     "                      --out DIR\n"
     "       sendsim backtest SCENARIO.ini [--origins FROM:TO] [--horizon H] [--reps N]\n"
-    "                        [--out DIR]\n"
+    "                        [--seed S] [--threads T] [--out DIR]\n"
     "       sendsim compare A.ini B.ini [--out DIR] [--reps N] [--seed S] [--threads T]\n"
     "                       [--no-charts] [--quiet]\n"
     "       sendsim --help | --version\n";
@@ -61,6 +61,60 @@ static void report_diag(const sim_diag *d)
         report_error(&d->items[i]);
     if (d->total > d->n)
         fprintf(stderr, "sendsim: ... and %zu more errors\n", d->total - d->n);
+}
+
+/* A whole decimal number in [lo, hi], nothing else; 1 if it is one. */
+static int parse_whole_arg(const char *s, unsigned long lo, unsigned long hi,
+                           unsigned long *out)
+{
+    char *end;
+    unsigned long v;
+
+    if (s == NULL || *s < '0' || *s > '9')
+        return 0;
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* 1 if `s` is usable as a directory name: letters, digits, '-', '_', '.', not "." or "..". */
+static int plain_name(const char *s)
+{
+    if (s[0] == '\0' || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return 0;
+    for (const char *c = s; *c; c++)
+        if (!(*c == '-' || *c == '_' || *c == '.' || (*c >= '0' && *c <= '9')
+              || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')))
+            return 0;
+    return 1;
+}
+
+/* The output directory of every command that reads one scenario (run, backtest): `out` when
+ * given, else output/NAME, NAME as in DESIGN.md's scenarios/NAME/scenario.ini: the scenario
+ * directory's name; else the INI's [scenario] name when it is a plain name; else "scenario". */
+static void out_dir_for(const char *out, const char *ini, const scenario *sc, char *buf,
+                        size_t n)
+{
+    char dir[512], *slash;
+    const char *name = NULL;
+
+    if (out) {
+        snprintf(buf, n, "%s", out);
+        return;
+    }
+    snprintf(dir, sizeof dir, "%s", ini);
+    slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        slash = strrchr(dir, '/');
+        name = slash ? slash + 1 : dir;
+    }
+    if (name == NULL || !plain_name(name))
+        name = plain_name(sc->name) ? sc->name : "scenario";
+    snprintf(buf, n, "output/%s", name);
 }
 
 /* ---- sendsim check ------------------------------------------------------------------- */
@@ -184,39 +238,6 @@ static int cmd_check(int argc, char **argv)
 
 /* ---- sendsim backtest ---------------------------------------------------------------- */
 
-/* Parse a whole number in [lo, hi]; 0 when `s` is not one. */
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
-}
-
-/* mkdir -p: create `dir` and its missing parents. */
-static int make_dirs(const char *dir)
-{
-    char path[1024];
-    size_t n = strlen(dir);
-
-    if (n == 0 || n >= sizeof path)
-        return -1;
-    memcpy(path, dir, n + 1);
-    for (char *p = path + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(path, 0777) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return mkdir(path, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 static void print_scores(const backtest_result *r, int bands)
 {
     printf("%-14s %2s %5s %7s %7s %7s %7s %7s\n", bands ? "age bands" : "total", "h", "n",
@@ -238,94 +259,120 @@ static void print_scores(const backtest_result *r, int bands)
     }
 }
 
-static int cmd_backtest(int argc, char **argv)
-{
-    const char *ini = NULL, *out_dir = NULL;
-    char dir[1024];
-    long v, v2;
-    size_t threads;
-    backtest_options o = { .horizon = 3, .reps = 2000, .seed = 1 };
-    backtest_result r;
-    sim_diag *diag;
-    scenario *sc = NULL;
-    sim_error err = { 0 };
-    sim_status st;
+typedef struct backtest_args {
+    const char      *ini, *out;
+    unsigned long    threads;
+    backtest_options o;
+} backtest_args;
 
-    v = sysconf(_SC_NPROCESSORS_ONLN);
-    threads = v > 0 ? (size_t)v : 1;
+/* --origins FROM:TO into b->o; returns 0, or the usage exit code after reporting. */
+static int backtest_parse_origins(const char *val, backtest_args *b)
+{
+    char from[32];
+    const char *colon = strchr(val, ':');
+    size_t n = colon ? (size_t)(colon - val) : 0;
+    unsigned long v, v2;
+
+    if (colon == NULL || n == 0 || n >= sizeof from)
+        return usage_error("backtest: --origins '%s' (expected FROM:TO, e.g. 2016:2022)", val);
+    memcpy(from, val, n);
+    from[n] = '\0';
+    if (!parse_whole_arg(from, 1900, 2200, &v) || !parse_whole_arg(colon + 1, 1900, 2200, &v2)
+        || v > v2)
+        return usage_error("backtest: --origins '%s' (expected FROM:TO, years with "
+                           "FROM <= TO, e.g. 2016:2022)", val);
+    b->o.origin_from = (int)v;
+    b->o.origin_to = (int)v2;
+    return 0;
+}
+
+/* One option of backtest with its value; returns 0, or the usage exit code after reporting. */
+static int backtest_parse_option(const char *a, const char *val, backtest_args *b)
+{
+    unsigned long v;
+
+    if (strcmp(a, "--origins") == 0)
+        return backtest_parse_origins(val, b);
+    if (strcmp(a, "--out") == 0) {
+        b->out = val;
+    } else if (strcmp(a, "--horizon") == 0) {
+        if (!parse_whole_arg(val, 1, 20, &v))
+            return usage_error("backtest: --horizon '%s' (expected a whole number 1-20)", val);
+        b->o.horizon = (int)v;
+    } else if (strcmp(a, "--reps") == 0) {
+        if (!parse_whole_arg(val, 10, 1000000, &v))
+            return usage_error("backtest: --reps '%s' (expected a whole number "
+                               "10-1000000)", val);
+        b->o.reps = (long)v;
+    } else if (strcmp(a, "--seed") == 0) {
+        if (!parse_whole_arg(val, 0, 2147483647UL, &b->o.seed))
+            return usage_error("backtest: --seed '%s' (expected a whole number "
+                               "0-2147483647)", val);
+    } else if (strcmp(a, "--threads") == 0) {
+        if (!parse_whole_arg(val, 1, 256, &b->threads))
+            return usage_error("backtest: --threads '%s' (expected 1-256)", val);
+    } else {
+        return usage_error("backtest: unknown option '%s'", a);
+    }
+    return 0;
+}
+
+/* Parse backtest's arguments into *b; returns 0, or the usage exit code after reporting. */
+static int backtest_parse(int argc, char **argv, backtest_args *b)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int rc;
+
+    b->threads = cores > 0 ? (unsigned long)cores : 1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (a[0] != '-') {
-            if (ini != NULL)
+            if (b->ini != NULL)
                 return usage_error("backtest takes one SCENARIO.ini (extra argument '%s')", a);
-            ini = a;
+            b->ini = a;
             continue;
         }
         if (val == NULL)
             return usage_error("backtest: option '%s' needs a value", a);
         i++;
-        if (strcmp(a, "--origins") == 0) {
-            char from[32], *colon = strchr(val, ':');
-            size_t n = colon ? (size_t)(colon - val) : 0;
-            if (colon == NULL || n == 0 || n >= sizeof from)
-                return usage_error("backtest: --origins '%s' (expected FROM:TO, e.g. 2016:2022)",
-                                   val);
-            memcpy(from, val, n);
-            from[n] = '\0';
-            if (!parse_long(from, 1900, 2200, &v) || !parse_long(colon + 1, 1900, 2200, &v2) ||
-                v > v2)
-                return usage_error("backtest: --origins '%s' (expected FROM:TO, years with "
-                                   "FROM <= TO, e.g. 2016:2022)", val);
-            o.origin_from = (int)v;
-            o.origin_to = (int)v2;
-        } else if (strcmp(a, "--horizon") == 0) {
-            if (!parse_long(val, 1, 20, &v))
-                return usage_error("backtest: --horizon '%s' (expected a whole number 1-20)",
-                                   val);
-            o.horizon = (int)v;
-        } else if (strcmp(a, "--reps") == 0) {
-            if (!parse_long(val, 10, 1000000, &v))
-                return usage_error("backtest: --reps '%s' (expected a whole number "
-                                   "10-1000000)", val);
-            o.reps = v;
-        } else if (strcmp(a, "--seed") == 0) {
-            if (!parse_long(val, 0, 2147483647L, &v))
-                return usage_error("backtest: --seed '%s' (expected a whole number "
-                                   "0-2147483647)", val);
-            o.seed = (unsigned long)v;
-        } else if (strcmp(a, "--threads") == 0) {
-            if (!parse_long(val, 1, 256, &v))
-                return usage_error("backtest: --threads '%s' (expected 1-256)", val);
-            threads = (size_t)v;
-        } else if (strcmp(a, "--out") == 0) {
-            out_dir = val;
-        } else {
-            return usage_error("backtest: unknown option '%s'", a);
-        }
+        if ((rc = backtest_parse_option(a, val, b)) != 0)
+            return rc;
     }
-    if (ini == NULL)
+    if (b->ini == NULL)
         return usage_error("backtest needs a SCENARIO.ini%s", "");
+    return 0;
+}
+
+static int cmd_backtest(int argc, char **argv)
+{
+    backtest_args b = { .o = { .horizon = 3, .reps = 2000, .seed = 1 } };
+    char dir[1024];
+    size_t threads;
+    backtest_result r;
+    sim_diag *diag;
+    scenario *sc = NULL;
+    sim_error err = { 0 };
+    sim_status st;
+    int rc;
+
+    if ((rc = backtest_parse(argc, argv, &b)) != 0)
+        return rc;
     diag = calloc(1, sizeof *diag);
     if (diag == NULL)
         return sim_exit_code(SIM_EINTERNAL);
-    st = scenario_load(ini, &sc, diag);
-    if (st != SIM_OK) {
+    st = scenario_load(b.ini, &sc, diag);
+    if (st != SIM_OK)
         report_diag(diag);
-        free(diag);
-        return sim_exit_code(st);
-    }
     free(diag);
-    o.project_ctx = &threads;
-    if (out_dir != NULL)
-        snprintf(dir, sizeof dir, "%s", out_dir);
-    else
-        snprintf(dir, sizeof dir, "output/%s", sc->name);
+    if (st != SIM_OK)
+        return sim_exit_code(st);
+    threads = (size_t)b.threads;
+    b.o.project_ctx = &threads;
+    out_dir_for(b.out, b.ini, sc, dir, sizeof dir);
     memset(&r, 0, sizeof r);
-    if (make_dirs(dir) != 0)          /* before the work, so a bad --out fails fast */
-        st = sim_error_set(&err, SIM_EIO, dir, 0, "--out", "cannot create the output "
-                           "directory: %s", strerror(errno));
+    st = outdir_make(dir, &err);   /* before the work, so a bad --out fails fast */
     if (st == SIM_OK)
-        st = backtest_run(sc, &o, &r, &err);
+        st = backtest_run(sc, &b.o, &r, &err);
     if (st == SIM_OK)
         st = backtest_write(&r, dir, &err);
     if (st != SIM_OK) {
@@ -342,8 +389,6 @@ static int cmd_backtest(int argc, char **argv)
     return sim_exit_code(st);
 }
 
-/* ---- dispatch ------------------------------------------------------------------------ */
-
 /* ---- sendsim run --------------------------------------------------------------------- */
 
 typedef struct run_args {
@@ -352,23 +397,6 @@ typedef struct run_args {
     int           has_reps, has_seed, has_horizon, quiet;
     int           no_charts, no_alloc, no_waves;  /* the last two hidden, for `make bench` */
 } run_args;
-
-/* A whole decimal number in [lo, hi], nothing else; 1 if it is one. */
-static int parse_whole_arg(const char *s, unsigned long lo, unsigned long hi,
-                           unsigned long *out)
-{
-    char *end;
-    unsigned long v;
-
-    if (s == NULL || *s < '0' || *s > '9')
-        return 0;
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < lo || v > hi)
-        return 0;
-    *out = v;
-    return 1;
-}
 
 /* Parse run's arguments into *a; returns 0, or the usage exit code after reporting. */
 static int run_parse(int argc, char **argv, run_args *a)
@@ -435,41 +463,6 @@ static void run_progress(void *ctx, size_t done, size_t total)
             "########################################", width - fill, "", done, total);
     if (done == total)
         fputc('\n', stderr);
-}
-
-/* 1 if `s` is usable as a directory name: letters, digits, '-', '_', '.', not "." or "..". */
-static int plain_name(const char *s)
-{
-    if (s[0] == '\0' || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-        return 0;
-    for (const char *c = s; *c; c++)
-        if (!(*c == '-' || *c == '_' || *c == '.' || (*c >= '0' && *c <= '9')
-              || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')))
-            return 0;
-    return 1;
-}
-
-/* output/NAME, NAME as in DESIGN.md's scenarios/NAME/scenario.ini: the scenario directory's
- * name; else the INI's [scenario] name when it is a plain name; else "scenario". */
-static void run_out_dir(const run_args *a, const scenario *sc, char *buf, size_t n)
-{
-    char dir[512], *slash;
-    const char *name = NULL;
-
-    if (a->out) {
-        snprintf(buf, n, "%s", a->out);
-        return;
-    }
-    snprintf(dir, sizeof dir, "%s", a->ini);
-    slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = '\0';
-        slash = strrchr(dir, '/');
-        name = slash ? slash + 1 : dir;
-    }
-    if (name == NULL || !plain_name(name))
-        name = plain_name(sc->name) ? sc->name : "scenario";
-    snprintf(buf, n, "output/%s", name);
 }
 
 static double seconds_now(void)
@@ -546,74 +539,107 @@ static sim_status run_charts(const scenario *sc, const char *dir, sim_error *err
     return st == SIM_OK ? SIM_OK : SIM_EIO;
 }
 
-/* The pipeline after loading: fit, engine (+ allocation), summary, report, charts. */
-static sim_status run_pipeline(const run_args *a, scenario *sc, int argc, char **argv,
-                               double t0, sim_error *err)
-{
-    fit *f = calloc(1, sizeof *f);
-    engine *e = NULL;
-    summary *sm = NULL;
-    alloc *al = NULL;
-    alloc_result *ar = NULL;
-    alloc_wave_row *waves = NULL;
-    size_t n_waves = 0;
-    engine_placer pl;
-    char cmd[2048], dir[1024], note[1024] = "";
-    sim_status st;
+/* What one run builds and then writes out; every pointer owned, freed by run_state_free. */
+typedef struct run_state {
+    fit            *f;
+    engine         *e;
+    summary        *sm;
+    alloc          *al;
+    alloc_result   *ar;
+    alloc_wave_row *waves;
+    size_t          n_waves;
+    char            note[1024];     /* allocation lines for run.txt */
+} run_state;
 
-    if (f == NULL)
-        return SIM_EINTERNAL;
-    st = fit_scenario(sc, f, err);
+static void run_state_free(run_state *rs)
+{
+    free(rs->waves);
+    alloc_result_free(rs->ar);
+    summary_free(rs->sm);
+    engine_free(rs->e);
+    alloc_free(rs->al);
+    free(rs->f);
+}
+
+/* Fit, prepare the allocation (if there are provisions) and the engine, and simulate: one
+ * engine run feeds the summary and, through the allocation sink, the allocation roll-ups. */
+static sim_status run_simulate(const run_args *a, const scenario *sc, run_state *rs,
+                               sim_error *err)
+{
+    engine_placer pl;
+    sim_status st = fit_scenario(sc, rs->f, err);
+
     if (st == SIM_OK && sc->n_provisions > 0 && !a->no_alloc)
-        st = alloc_prepare(sc, sc->horizon, &al, err);
-    if (st == SIM_OK && al)
-        pl = alloc_placer(al);
+        st = alloc_prepare(sc, sc->horizon, &rs->al, err);
+    if (st == SIM_OK && rs->al)
+        pl = alloc_placer(rs->al);
     if (st == SIM_OK)
-        st = engine_prepare(sc, f, al ? &pl : NULL, sc->horizon, &e, err);
+        st = engine_prepare(sc, rs->f, rs->al ? &pl : NULL, sc->horizon, &rs->e, err);
     if (st == SIM_OK)
-        st = run_fits_memory(a, sc, e, err);
+        st = run_fits_memory(a, sc, rs->e, err);
     if (st == SIM_OK) {
         engine_options opt = { .n_reps = (size_t)sc->replications, .seed = sc->seed,
                                .threads = a->threads, .horizon = sc->horizon };
         engine_sink sink;
         if (!a->quiet && isatty(2))
             opt.progress = run_progress;
-        sm = summary_alloc(sc, opt.n_reps, sc->horizon, opt.threads);
-        sink = summary_sink(sm);
-        if (al) {                       /* one run feeds both: allocation passes calls on */
-            ar = alloc_result_new(al, opt.n_reps, sc->horizon, opt.threads);
-            sink = alloc_sink(ar, &sink);
+        rs->sm = summary_alloc(sc, opt.n_reps, sc->horizon, opt.threads);
+        sink = summary_sink(rs->sm);
+        if (rs->al) {                   /* one run feeds both: allocation passes calls on */
+            rs->ar = alloc_result_new(rs->al, opt.n_reps, sc->horizon, opt.threads);
+            sink = alloc_sink(rs->ar, &sink);
         }
-        st = engine_run(e, &opt, &sink, err);
+        st = engine_run(rs->e, &opt, &sink, err);
     }
-    if (st == SIM_OK && al && sc->n_waves > 0 && !a->no_waves)
-        st = run_waves(a, sc, f, &waves, &n_waves, note, sizeof note, err);
-    if (st == SIM_OK && al)             /* ages a group does not limit (allocate.h) */
-        alloc_free_ages_note(al, note + strlen(note), sizeof note - strlen(note));
-    if (st == SIM_OK) {
-        report_run run = { cmd, sc->seed, (size_t)sc->replications, a->threads, sc->horizon,
-                           0.0, note };
-        join_args(argc, argv, cmd, sizeof cmd);
-        run_out_dir(a, sc, dir, sizeof dir);
-        run.wall_seconds = seconds_now() - t0;
-        st = report_write(dir, sc, f, sm, &run, err);
-        if (st == SIM_OK && ar)
-            st = report_alloc_write(dir, sc, ar, waves ? waves : NULL, n_waves, err);
-        if (st == SIM_OK && !a->quiet)
-            fprintf(stderr, "sendsim: wrote %s/demand.csv%s and %s/run.txt\n", dir,
-                    ar ? ", shortfall.csv, provision.csv, cost.csv" : "", dir);
-    }
+    if (st == SIM_OK && rs->al && sc->n_waves > 0 && !a->no_waves)
+        st = run_waves(a, sc, rs->f, &rs->waves, &rs->n_waves, rs->note, sizeof rs->note, err);
+    if (st == SIM_OK && rs->al)         /* ages a group does not limit (allocate.h) */
+        alloc_free_ages_note(rs->al, rs->note + strlen(rs->note),
+                             sizeof rs->note - strlen(rs->note));
+    return st;
+}
+
+/* Write the CSVs and run.txt into `dir`, then the charts. */
+static sim_status run_outputs(const run_args *a, const scenario *sc, const run_state *rs,
+                              const char *dir, const report_run *run, sim_error *err)
+{
+    sim_status st = report_write(dir, sc, rs->f, rs->sm, run, err);
+
+    if (st == SIM_OK && rs->ar)
+        st = report_alloc_write(dir, sc, rs->ar, rs->waves, rs->n_waves, err);
+    if (st == SIM_OK && !a->quiet)
+        fprintf(stderr, "sendsim: wrote %s/demand.csv%s%s and %s/run.txt\n", dir,
+                rs->ar ? ", shortfall.csv, provision.csv, cost.csv" : "",
+                rs->ar && rs->waves ? ", waves.csv" : "", dir);
     if (st == SIM_OK && !a->no_charts) {
         st = run_charts(sc, dir, err);
         if (st == SIM_OK && !a->quiet)
             fprintf(stderr, "sendsim: wrote the charts and %s/briefing.pdf\n", dir);
     }
-    free(waves);
-    alloc_result_free(ar);
-    summary_free(sm);
-    engine_free(e);
-    alloc_free(al);
-    free(f);
+    return st;
+}
+
+/* The pipeline after loading: fit, engine (+ allocation), summary, report, charts. */
+static sim_status run_pipeline(const run_args *a, scenario *sc, int argc, char **argv,
+                               double t0, sim_error *err)
+{
+    run_state rs = { 0 };
+    char cmd[2048], dir[1024];
+    sim_status st;
+
+    rs.f = calloc(1, sizeof *rs.f);
+    if (rs.f == NULL)
+        return SIM_EINTERNAL;
+    st = run_simulate(a, sc, &rs, err);
+    if (st == SIM_OK) {
+        report_run run = { cmd, sc->seed, (size_t)sc->replications, a->threads, sc->horizon,
+                           0.0, rs.note };
+        join_args(argc, argv, cmd, sizeof cmd);
+        out_dir_for(a->out, a->ini, sc, dir, sizeof dir);
+        run.wall_seconds = seconds_now() - t0;
+        st = run_outputs(a, sc, &rs, dir, &run, err);
+    }
+    run_state_free(&rs);
     return st;
 }
 
@@ -685,32 +711,23 @@ static sim_status compare_side(const char *ini, const run_args *a, const scenari
     return st;
 }
 
-/* sendsim compare A.ini B.ini [--out DIR] [--reps N] [--seed S] [--threads T] [--no-charts]
- * [--quiet]: both on common random numbers (same seed and replications). */
-static int cmd_compare(int argc, char **argv)
+/* Parse compare's arguments: the first scenario and the options into *a (run's parser, so
+ * both commands read options alike), the second scenario into *ini_b. Returns 0, or the usage
+ * exit code after reporting. */
+static int compare_parse(int argc, char **argv, run_args *a, const char **ini_b)
 {
-    run_args a = { 0 };
-    const char *ini_b;
-    scenario *sa = NULL, *sb = NULL;
-    alloc_result *ra = NULL, *rb = NULL;
-    alloc_compare_row *rows = NULL;
-    sim_error err = { 0 };
-    char dir[1024];
-    sim_status st;
-    int rc;
-
     char *rest[64];
-    int n_rest = 0, n_pos = 0;
+    int n_rest = 0, n_pos = 0, rc;
 
     if (argc > 64)
         return usage_error("compare: too many arguments%s", "");
     /* run_parse takes one scenario: hand it everything but the second one */
-    ini_b = NULL;
+    *ini_b = NULL;
     for (int i = 0; i < argc; i++) {
         int takes_value = strcmp(argv[i], "--out") == 0 || strcmp(argv[i], "--reps") == 0
                           || strcmp(argv[i], "--seed") == 0 || strcmp(argv[i], "--threads") == 0;
         if (argv[i][0] != '-' && n_pos++ == 1) {
-            ini_b = argv[i];
+            *ini_b = argv[i];
             continue;
         }
         rest[n_rest++] = argv[i];
@@ -720,10 +737,43 @@ static int cmd_compare(int argc, char **argv)
     if (n_pos != 2)
         return usage_error("compare needs two scenarios, A.ini B.ini (got %s)",
                            n_pos < 2 ? "fewer" : "more");
-    if ((rc = run_parse(n_rest, rest, &a)) != 0)
+    if ((rc = run_parse(n_rest, rest, a)) != 0)
         return rc;
-    if (a.has_horizon)
+    if (a->has_horizon)
         return usage_error("compare: unknown option '%s'", "--horizon");
+    return 0;
+}
+
+/* The compare chart from the compare.csv just written; any failure is an I/O error. */
+static sim_status compare_chart(const run_args *a, const scenario *sa, const scenario *sb,
+                                const alloc_result *ra, const char *dir, sim_error *err)
+{
+    chart_meta meta = { 0 };
+
+    meta.scenario = sa->name;
+    meta.base_year = sa->base_year;
+    meta.replications = (long)alloc_result_reps(ra);
+    meta.seed = a->has_seed ? a->seed : sa->seed;
+    meta.risk_target = sa->risk_target;
+    return chart_compare(dir, sa->name, sb->name, &meta, err) == SIM_OK ? SIM_OK : SIM_EIO;
+}
+
+/* sendsim compare A.ini B.ini [--out DIR] [--reps N] [--seed S] [--threads T] [--no-charts]
+ * [--quiet]: both on common random numbers (same seed and replications). */
+static int cmd_compare(int argc, char **argv)
+{
+    run_args a = { 0 };
+    const char *ini_b = NULL;
+    scenario *sa = NULL, *sb = NULL;
+    alloc_result *ra = NULL, *rb = NULL;
+    alloc_compare_row *rows = NULL;
+    sim_error err = { 0 };
+    char dir[1024];
+    sim_status st;
+    int rc;
+
+    if ((rc = compare_parse(argc, argv, &a, &ini_b)) != 0)
+        return rc;
     st = compare_side(a.ini, &a, NULL, &sa, &ra, &err);
     if (st == SIM_OK)
         st = compare_side(ini_b, &a, sa, &sb, &rb, &err);
@@ -735,22 +785,10 @@ static int cmd_compare(int argc, char **argv)
             snprintf(dir, sizeof dir, "%s", a.out);
         else
             snprintf(dir, sizeof dir, "output/compare");
-        st = rows == NULL ? SIM_EINTERNAL
-           : make_dirs(dir) != 0 ? sim_error_set(&err, SIM_EIO, dir, 0, "--out", "cannot "
-                                                 "create the output directory: %s",
-                                                 strerror(errno))
-           : report_compare_write(dir, rows, n, &err);
+        st = rows == NULL ? SIM_EINTERNAL : report_compare_write(dir, rows, n, &err);
     }
-    if (st == SIM_OK && !a.no_charts) {
-        chart_meta meta = { 0 };
-        meta.scenario = sa->name;
-        meta.base_year = sa->base_year;
-        meta.replications = (long)alloc_result_reps(ra);
-        meta.seed = a.has_seed ? a.seed : sa->seed;
-        meta.risk_target = sa->risk_target;
-        if (chart_compare(dir, sa->name, sb->name, &meta, &err) != SIM_OK)
-            st = SIM_EIO;
-    }
+    if (st == SIM_OK && !a.no_charts)
+        st = compare_chart(&a, sa, sb, ra, dir, &err);
     if (st == SIM_OK && !a.quiet)
         fprintf(stderr, "sendsim: wrote %s/compare.csv%s\n", dir,
                 a.no_charts ? "" : " and compare.png/.svg");

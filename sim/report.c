@@ -1,13 +1,11 @@
 /* report.c - write demand.csv and run.txt, atomically (temporary name, then rename). */
 #include "report.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "outdir.h"
 #include "version.h"
 
 void report_number(double v, char *buf, size_t n)
@@ -168,71 +166,6 @@ sim_status report_run_txt(FILE *out, const scenario *sc, const fit *f, const rep
     return ferror(out) ? SIM_EIO : SIM_OK;
 }
 
-/* ---- atomic files ----------------------------------------------------------------------- */
-
-static sim_status make_dirs(const char *dir, sim_error *err)
-{
-    char path[1024];
-    size_t len = strlen(dir);
-
-    if (len == 0 || len >= sizeof path)
-        return sim_error_set(err, SIM_EIO, dir, 0, NULL, "bad output directory name");
-    memcpy(path, dir, len + 1);
-    for (char *p = path + 1; ; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(path, 0777) != 0 && errno != EEXIST)
-                return sim_error_set(err, SIM_EIO, path, 0, NULL,
-                                     "cannot create directory: %s", strerror(errno));
-            *p = c;
-            if (c == '\0')
-                break;
-        }
-    }
-    return SIM_OK;
-}
-
-typedef struct pending {
-    char tmp[1100], final[1100];
-} pending;
-
-/* Write one file to a temporary name beside its final one. The `what` callback writes it. */
-static sim_status write_tmp(const char *dir, const char *name, pending *pd,
-                            sim_status (*what)(FILE *, const void *), const void *arg,
-                            sim_error *err)
-{
-    FILE *fp;
-    int fd;
-    sim_status st;
-
-    snprintf(pd->final, sizeof pd->final, "%s/%s", dir, name);
-    snprintf(pd->tmp, sizeof pd->tmp, "%s/.%s.XXXXXX", dir, name);
-    fd = mkstemp(pd->tmp);
-    if (fd < 0) {
-        pd->tmp[0] = '\0';
-        return sim_error_set(err, SIM_EIO, pd->final, 0, NULL, "cannot create a file: %s",
-                             strerror(errno));
-    }
-    fchmod(fd, 0644);                   /* mkstemp makes 0600; outputs are for sharing */
-    fp = fdopen(fd, "w");
-    if (fp == NULL) {
-        close(fd);
-        st = SIM_EIO;
-    } else {
-        st = what(fp, arg);
-        if (fclose(fp) != 0)            /* where a full disk shows up */
-            st = SIM_EIO;
-    }
-    if (st != SIM_OK) {
-        unlink(pd->tmp);
-        pd->tmp[0] = '\0';
-        return sim_error_set(err, SIM_EIO, pd->final, 0, NULL, "cannot write: %s",
-                             strerror(errno ? errno : EIO));
-    }
-    return SIM_OK;
-}
-
 typedef struct demand_arg { const scenario *sc; const summary *s; } demand_arg;
 typedef struct run_arg { const scenario *sc; const fit *f; const report_run *run; } run_arg;
 
@@ -253,22 +186,11 @@ sim_status report_write(const char *dir, const scenario *sc, const fit *f, const
 {
     demand_arg da = { sc, s };
     run_arg ra = { sc, f, run };
-    pending pd[2] = { 0 };
+    const outdir_file files[2] = { { "demand.csv", write_demand, &da },
+                                   { "run.txt", write_run, &ra } };
     sim_status st;
 
-    if ((st = make_dirs(dir, err)) != SIM_OK)
+    if ((st = outdir_make(dir, err)) != SIM_OK)
         return st;
-    st = write_tmp(dir, "demand.csv", &pd[0], write_demand, &da, err);
-    if (st == SIM_OK)
-        st = write_tmp(dir, "run.txt", &pd[1], write_run, &ra, err);
-    for (int i = 0; i < 2 && st == SIM_OK; i++)
-        if (rename(pd[i].tmp, pd[i].final) != 0)
-            st = sim_error_set(err, SIM_EIO, pd[i].final, 0, NULL, "cannot rename %s: %s",
-                               pd[i].tmp, strerror(errno));
-        else
-            pd[i].tmp[0] = '\0';
-    for (int i = 0; i < 2; i++)
-        if (pd[i].tmp[0])
-            unlink(pd[i].tmp);
-    return st;
+    return outdir_write(dir, files, 2, err);
 }

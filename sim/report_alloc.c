@@ -2,12 +2,10 @@
  * atomically (temporary name in the same directory, then rename). */
 #include "report_alloc.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "outdir.h"
 #include "report.h"
 
 /* A number cell with up to 3 decimals, as demand.csv has them. */
@@ -157,12 +155,6 @@ sim_status report_compare(FILE *out, const alloc_compare_row *rows, size_t n)
 
 /* ---- atomic files ----------------------------------------------------------------------- */
 
-typedef struct job {
-    const char *name;
-    int         kind;                   /* 0 shortfall, 1 provision, 2 cost, 3 waves, 4 compare */
-    char        tmp[1100], final[1100];
-} job;
-
 typedef struct job_args {
     const scenario          *sc;
     const alloc_result      *r;
@@ -172,90 +164,54 @@ typedef struct job_args {
     size_t                   n_rows;
 } job_args;
 
-static sim_status write_body(FILE *fp, int kind, const job_args *a)
+static sim_status body_shortfall(FILE *fp, const void *arg)
 {
-    switch (kind) {
-    case 0: return report_shortfall(fp, a->sc, a->r);
-    case 1: return report_provision(fp, a->sc, a->r);
-    case 2: return report_cost(fp, a->sc, a->r);
-    case 3: return report_waves(fp, a->waves, a->n_waves);
-    default: return report_compare(fp, a->rows, a->n_rows);
-    }
+    const job_args *a = arg;
+    return report_shortfall(fp, a->sc, a->r);
 }
 
-static sim_status write_tmp(const char *dir, job *j, const job_args *a, sim_error *err)
+static sim_status body_provision(FILE *fp, const void *arg)
 {
-    FILE *fp;
-    int fd;
-    sim_status st;
-
-    snprintf(j->final, sizeof j->final, "%s/%s", dir, j->name);
-    snprintf(j->tmp, sizeof j->tmp, "%s/.%s.XXXXXX", dir, j->name);
-    fd = mkstemp(j->tmp);
-    if (fd < 0) {
-        j->tmp[0] = '\0';
-        return sim_error_set(err, SIM_EIO, j->final, 0, NULL, "cannot create a file: %s",
-                             strerror(errno));
-    }
-    fchmod(fd, 0644);                   /* mkstemp makes 0600; outputs are for sharing */
-    fp = fdopen(fd, "w");
-    if (fp == NULL) {
-        close(fd);
-        st = SIM_EIO;
-    } else {
-        st = write_body(fp, j->kind, a);
-        if (fclose(fp) != 0)            /* where a full disk shows up */
-            st = SIM_EIO;
-    }
-    if (st != SIM_OK) {
-        unlink(j->tmp);
-        j->tmp[0] = '\0';
-        return sim_error_set(err, SIM_EIO, j->final, 0, NULL, "cannot write: %s",
-                             strerror(errno ? errno : EIO));
-    }
-    return SIM_OK;
+    const job_args *a = arg;
+    return report_provision(fp, a->sc, a->r);
 }
 
-/* Write every job to a temporary file, then rename them all; on failure remove them all. */
-static sim_status write_jobs(const char *dir, job *jobs, size_t n, const job_args *a,
-                             sim_error *err)
+static sim_status body_cost(FILE *fp, const void *arg)
 {
-    sim_status st = SIM_OK;
+    const job_args *a = arg;
+    return report_cost(fp, a->sc, a->r);
+}
 
-    for (size_t i = 0; i < n; i++)
-        jobs[i].tmp[0] = '\0';
-    for (size_t i = 0; i < n && st == SIM_OK; i++)
-        st = write_tmp(dir, &jobs[i], a, err);
-    for (size_t i = 0; i < n && st == SIM_OK; i++)
-        if (rename(jobs[i].tmp, jobs[i].final) != 0)
-            st = sim_error_set(err, SIM_EIO, jobs[i].final, 0, NULL, "cannot rename %s: %s",
-                               jobs[i].tmp, strerror(errno));
-        else
-            jobs[i].tmp[0] = '\0';
-    for (size_t i = 0; i < n; i++)
-        if (jobs[i].tmp[0])
-            unlink(jobs[i].tmp);
-    return st;
+static sim_status body_waves(FILE *fp, const void *arg)
+{
+    const job_args *a = arg;
+    return report_waves(fp, a->waves, a->n_waves);
+}
+
+static sim_status body_compare(FILE *fp, const void *arg)
+{
+    const job_args *a = arg;
+    return report_compare(fp, a->rows, a->n_rows);
 }
 
 sim_status report_alloc_write(const char *dir, const scenario *sc, const alloc_result *r,
                               const alloc_wave_row *waves, size_t n_waves, sim_error *err)
 {
-    job jobs[4] = { { "shortfall.csv", 0, "", "" }, { "provision.csv", 1, "", "" },
-                    { "cost.csv", 2, "", "" }, { "waves.csv", 3, "", "" } };
     job_args a = { sc, r, waves, n_waves, NULL, 0 };
+    const outdir_file files[4] = { { "shortfall.csv", body_shortfall, &a },
+                                   { "provision.csv", body_provision, &a },
+                                   { "cost.csv", body_cost, &a },
+                                   { "waves.csv", body_waves, &a } };
 
-    return write_jobs(dir, jobs, waves ? 4 : 3, &a, err);
+    return outdir_write(dir, files, waves ? 4 : 3, err);
 }
 
 sim_status report_compare_write(const char *dir, const alloc_compare_row *rows, size_t n,
                                 sim_error *err)
 {
-    job jobs[1] = { { "compare.csv", 4, "", "" } };
     job_args a = { NULL, NULL, NULL, 0, rows, n };
+    const outdir_file files[1] = { { "compare.csv", body_compare, &a } };
+    sim_status st = outdir_make(dir, err);
 
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return sim_error_set(err, SIM_EIO, dir, 0, NULL, "cannot create directory: %s",
-                             strerror(errno));
-    return write_jobs(dir, jobs, 1, &a, err);
+    return st != SIM_OK ? st : outdir_write(dir, files, 1, err);
 }

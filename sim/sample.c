@@ -84,15 +84,19 @@ unsigned sample_binomial_btrs(sample_rng *sr, double p, unsigned n)
         if (r == 0.0)
             r = p / (1.0 - p);
         if (fabs(k - m) <= RECURSE_MAX) {
-            /* f(k) / f(m) as the product of pmf ratios f(i) / f(i - 1) = r (n + 1 - i) / i,
-             * with no logarithms (Hoermann's BTRD step 3.1) */
-            const double nr = (dn + 1.0) * r;
-            double f = 1.0;
-            for (double i = m + 1.0; i <= k; i += 1.0)
-                f *= nr / i - r;
-            for (double i = k + 1.0; i <= m; i += 1.0)
-                v *= nr / i - r;
-            if (v <= f)
+            /* f(k) / f(m) as the product of pmf ratios f(i) / f(i - 1) = r (n + 1 - i) / i
+             * (Hoermann's BTRD step 3.1), kept as numerator and denominator products so that
+             * there are no logarithms and no divisions: accept if v f(m) <= f(k) */
+            double num = 1.0, den = 1.0;
+            for (double i = m + 1.0; i <= k; i += 1.0) {
+                num *= r * (dn + 1.0 - i);
+                den *= i;
+            }
+            for (double i = k + 1.0; i <= m; i += 1.0) {
+                den *= r * (dn + 1.0 - i);
+                num *= i;
+            }
+            if (v * den <= num)
                 return (unsigned)k;
             continue;
         }
@@ -138,7 +142,7 @@ unsigned sample_binomial(sample_rng *sr, double p, unsigned n)
     flip = p > 0.5;
     q = flip ? 1.0 - p : p;
     if ((double)n * q < SAMPLE_INV_MEAN)
-        x = sample_binomial_inv(sr, q, n, pow_1mq(q, n));
+        x = sample_binomial_inv(sr, q / (1.0 - q), n, pow_1mq(q, n));
     else
         x = sample_binomial_btrs(sr, q, n);
     return flip ? n - x : x;

@@ -6,57 +6,25 @@
  * line per replication) into per-worker columns. Order statistics of integer counts are
  * taken from an exact histogram when the values span a small range, else from a radix sort,
  * both linear in n_reps; a comparison sort of 15,000 series x 10,000 values would dominate. */
-#define _DEFAULT_SOURCE 1           /* MAP_ANONYMOUS, MADV_HUGEPAGE in <sys/mman.h> */
 #include "summary.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
 
 #include "xalloc.h"
 
-/* Arrays from this size on come from mmap(). */
-enum { BIG_ALLOC = 8 << 20 };
-
-/* Zeroed memory for the large per-replication arrays, straight from mmap() when large: the
- * kernel's pages are already zero (a memset() zeroed them twice) and are first touched by the
- * workers that use them; Linux is asked for transparent huge pages (10,000 replications are
- * some 150 MB, tens of thousands of faults with 4 KB pages). Free with free_huge(p, n). */
-static void *zalloc_huge(size_t n)
-{
-    void *p;
-
-    if (n < BIG_ALLOC)
-        return xcalloc(n ? n : 1, 1);
-    p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        abort();                        /* out of memory, as xmalloc would */
-#ifdef MADV_HUGEPAGE
-    madvise(p, n, MADV_HUGEPAGE);     /* advice only: failure leaves normal pages */
-#endif
-    return p;
-}
-
-/* Release what zalloc_huge(n) returned. */
-static void free_huge(void *p, size_t n)
-{
-    if (p != NULL && n >= BIG_ALLOC)
-        munmap(p, n);
-    else
-        free(p);
-}
-
 const double SUMMARY_PROBS[SUMMARY_N_Q] = { 0.025, 0.05, 0.10, 0.25, 0.5, 0.75, 0.90, 0.95,
                                             0.975 };
 
 enum { NP = SIM_N_PHASES + 1, NN = SIM_N_NEEDS + 1, NS = SIM_N_SETTINGS + 1 };
 
-/* Series copied into columns together by a worker: 16 int32 are one 64-byte cache line. */
-enum { SERIES_BLOCK = 16 };
+/* Series copied into columns together by a worker: 16 int32 are one 64-byte cache line;
+ * the copy asks for the line GATHER_AHEAD replications ahead. */
+enum { SERIES_BLOCK = 16, GATHER_AHEAD = 16 };
 
 /* Scratch of one worker for summary_band_int32's two methods. */
 typedef struct scratch {
@@ -314,6 +282,9 @@ static void on_year_done(void *ctx, int h, size_t w, size_t n_workers)
         int32_t any[SERIES_BLOCK] = { 0 };
         for (size_t r = 0; r < n; r++) {
             const int32_t *src = sm->values + r * SUMMARY_N_SERIES + i0;
+            /* rows are 4 KB apart, a stride the hardware prefetcher does not follow */
+            if (r + GATHER_AHEAD < n)
+                __builtin_prefetch(src + GATHER_AHEAD * SUMMARY_N_SERIES, 0, 0);
             for (size_t j = 0; j < nb; j++) {
                 scr->cols[j * n + r] = src[j];
                 any[j] |= src[j];
@@ -366,7 +337,7 @@ summary *summary_alloc(const scenario *sc, size_t n_reps, int horizon, size_t n_
     s->horizon = horizon;
     s->base_year = sc->base_year;
     s->n_workers = n_workers;
-    s->values = zalloc_huge(SUMMARY_N_SERIES * n_reps * sizeof *s->values);
+    s->values = xzalloc_huge(SUMMARY_N_SERIES * n_reps * sizeof *s->values);
     s->bands = xcalloc(((size_t)horizon + 1) * SUMMARY_N_SERIES, sizeof *s->bands);
     s->present = xcalloc(((size_t)horizon + 1) * SUMMARY_N_SERIES, 1);
     s->scr = xcalloc(n_workers, sizeof *s->scr);
@@ -390,7 +361,7 @@ void summary_free(summary *s)
     for (size_t w = 0; w < s->n_workers; w++)
         scratch_free(&s->scr[w]);
     free(s->scr);
-    free_huge(s->values, SUMMARY_N_SERIES * s->n_reps * sizeof *s->values);
+    xfree_huge(s->values, SUMMARY_N_SERIES * s->n_reps * sizeof *s->values);
     free(s->bands);
     free(s->present);
     free(s);

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "allocate.h"
 #include "report_alloc.h"
+#include "test_helpers.h"
 #include "xalloc.h"
 
 #define HACKNEY "scenarios/hackney/scenario.ini"
@@ -125,6 +125,23 @@ static void tiny_year(const alloc *al, state *st)
     alloc_place(al, 1, st->want, st->x);
 }
 
+/* The roll-ups of one replication whose only projected year (2026, h = 1) is `st`. */
+static alloc_result *one_year_result(const alloc *al, const state *st)
+{
+    alloc_result *r = alloc_result_new(al, 1, 1, 1);
+    engine_sink sink = alloc_sink(r, NULL);
+    engine_view v;
+
+    memset(&v, 0, sizeof v);
+    v.year = 2026;
+    v.h = 1;
+    v.n_slots = st->S;
+    v.x = st->x;
+    sink.rep_year(sink.ctx, &v);
+    sink.year_done(sink.ctx, 1, 0, 1);
+    return r;
+}
+
 Test(allocate, tiny_scenario_places_pupils_as_worked_by_hand)
 {
     scenario *sc = tiny();
@@ -159,23 +176,13 @@ Test(allocate, tiny_scenario_shortfall_demand_and_spend_match_hand_figures)
     scenario *sc = tiny();
     alloc *al = NULL;
     alloc_result *r;
-    engine_sink sink;
-    engine_view v;
     state st;
     const alloc_gpn_band *b;
 
     cr_assert(eq(int, alloc_prepare(sc, 1, &al, NULL), SIM_OK));
     st = new_state(al);
     tiny_year(al, &st);
-    r = alloc_result_new(al, 1, 1, 1);
-    sink = alloc_sink(r, NULL);
-    memset(&v, 0, sizeof v);
-    v.year = 2026;
-    v.h = 1;
-    v.n_slots = st.S;
-    v.x = st.x;
-    sink.rep_year(sink.ctx, &v);
-    sink.year_done(sink.ctx, 1, 0, 1);
+    r = one_year_result(al, &st);
 
     b = alloc_get_gpn(r, 1, GROUP_RP, PHASE_PRI, NEED_SEMH);
     cr_expect(epsilon_eq(dbl, b->shortfall_mean, 1.0, 1e-12));
@@ -241,8 +248,6 @@ Test(allocate, ages_no_provision_of_the_group_serves_are_placed_without_a_limit)
     scenario *sc = tiny();
     alloc *al = NULL;
     alloc_result *r;
-    engine_sink sink;
-    engine_view v;
     state st;
     char note[512];
     const size_t ss_away_16 = SIM_N_SETTINGS + 2 + 3;    /* SS, ages 16-25 */
@@ -267,15 +272,7 @@ Test(allocate, ages_no_provision_of_the_group_serves_are_placed_without_a_limit)
     cr_expect(eq(int, *at(&st, 19, NEED_MLD, SET_SS), 5));
     cr_expect(eq(int, *at(&st, 19, NEED_MLD, ss_away_16), 0));
     cr_expect(eq(int, *at(&st, 7, NEED_SEMH, SIM_N_SETTINGS + 2), 1));   /* still shortfall */
-    r = alloc_result_new(al, 1, 1, 1);
-    sink = alloc_sink(r, NULL);
-    memset(&v, 0, sizeof v);
-    v.year = 2026;
-    v.h = 1;
-    v.n_slots = st.S;
-    v.x = st.x;
-    sink.rep_year(sink.ctx, &v);
-    sink.year_done(sink.ctx, 1, 0, 1);
+    r = one_year_result(al, &st);
     /* the group's rows count only the ages it limits: as in the hand-worked year */
     cr_expect(epsilon_eq(dbl, alloc_get_gpn(r, 1, GROUP_SS, ALLOC_ALL_PHASE,
                                             ALLOC_ALL_NEED)->demand_p50, 5.0, 1e-12));
@@ -595,38 +592,12 @@ Test(allocate, compare_of_a_scenario_with_itself_gives_zero_differences)
 
 /* ---- the binary, end to end --------------------------------------------------------------- */
 
-static const char *bin(void)
-{
-    const char *b = getenv("SENDSIM_BIN");
-    return b && *b ? b : "./sendsim";
-}
-
-static char *slurp(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    if (fp == NULL)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    n = ftell(fp);
-    rewind(fp);
-    buf = xcalloc((size_t)n + 1, 1);
-    if (fread(buf, 1, (size_t)n, fp) != (size_t)n)
-        buf[0] = '\0';
-    fclose(fp);
-    return buf;
-}
-
 static int sh(const char *fmt, const char *a, const char *b)
 {
     char cmd[2048];
-    int st;
 
-    snprintf(cmd, sizeof cmd, fmt, bin(), a, b);
-    st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    snprintf(cmd, sizeof cmd, fmt, th_bin(), a, b);
+    return th_system(cmd);
 }
 
 static int starts_with(const char *dir, const char *file, const char *head)
@@ -636,7 +607,7 @@ static int starts_with(const char *dir, const char *file, const char *head)
     int ok;
 
     snprintf(path, sizeof path, "%s/%s", dir, file);
-    text = slurp(path);
+    text = th_slurp(path, NULL);
     ok = text && strncmp(text, head, strlen(head)) == 0;
     free(text);
     return ok;
@@ -660,7 +631,7 @@ Test(allocate, run_on_hackney_writes_the_allocation_outputs)
                           "latest_safe_open_year,group,earliest_risk,earliest_risk_year\n"
                           "cabinet_2023_arps,2025,93,"));
     snprintf(path, sizeof path, "%s/run.txt", dir);
-    text = slurp(path);
+    text = th_slurp(path, NULL);
     cr_expect(text && strstr(text, "waves.csv from re-runs of 60 replications") != NULL);
     /* Hackney's special schools serve ages 2-19: the 16 pupils aged 20-22 in 2025 are told */
     cr_expect(text && strstr(text, "SS ages 0-1, 20-25 (16 base-year pupils)") != NULL);
@@ -680,7 +651,7 @@ Test(allocate, compare_binary_of_a_scenario_with_itself_writes_zero_differences)
              dir);
     cr_assert(eq(int, sh("%s compare %s %s", HACKNEY, path), 0));
     snprintf(path, sizeof path, "%s/compare.csv", dir);
-    text = slurp(path);
+    text = th_slurp(path, NULL);
     cr_assert(text != NULL);
     cr_expect(starts_with(dir, "compare.csv",
                           "year,measure,a_mean,b_mean,diff_mean,diff_p05,diff_p95\n"));

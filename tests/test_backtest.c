@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backtest.h"
 #include "scenario.h"
+#include "test_helpers.h"
 #include "xalloc.h"
 
 enum { NA = SIM_N_AGES, TOP = SIM_MAX_AGE };
@@ -497,12 +497,10 @@ Test(backtest, model_points_come_from_the_projector_and_are_written_atomically)
 
 static int run_bin(const char *args, const char *out_file)
 {
-    const char *bin = getenv("SENDSIM_BIN");
     char cmd[1024];
 
-    snprintf(cmd, sizeof cmd, "%s %s >%s 2>&1", bin ? bin : "./sendsim", args, out_file);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>&1", th_bin(), args, out_file);
+    return th_system(cmd);
 }
 
 Test(backtest, binary_backtests_real_hackney_history_and_rejects_bad_options)

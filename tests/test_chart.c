@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "chart.h"
+#include "test_helpers.h"
 
 #define FIXTURES "tests/data/chart"
 
@@ -69,19 +70,11 @@ static void write_file(const char *dir, const char *name, const char *text)
 /* The whole file, NUL-terminated; *len its size. */
 static char *slurp(const char *dir, const char *name, size_t *len)
 {
-    char path[512];
-    struct stat sb;
-    char *buf;
-    FILE *f;
+    char path[512], *buf;
 
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    cr_assert(eq(int, stat(path, &sb), 0), "%s was not written", path);
-    buf = malloc((size_t)sb.st_size + 1);
-    f = fopen(path, "rb");
-    cr_assert(f != NULL && buf != NULL);
-    *len = fread(buf, 1, (size_t)sb.st_size, f);
-    buf[*len] = '\0';
-    fclose(f);
+    buf = th_slurp(path, len);
+    cr_assert(buf != NULL, "%s was not written", path);
     return buf;
 }
 

@@ -4,66 +4,14 @@
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <criterion/parameterized.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "test_helpers.h"
 #include "version.h"
-
-typedef struct run_result {
-    int  code;              /* exit status; -1 if the binary did not exit normally */
-    char out[16384];
-    char err[16384];
-} run_result;
-
-static void read_file(const char *path, char *buf, size_t n)
-{
-    FILE *fp = fopen(path, "rb");
-    size_t got;
-
-    cr_assert(fp != NULL, "%s", path);
-    got = fread(buf, 1, n - 1, fp);
-    buf[got] = '\0';
-    fclose(fp);
-}
-
-/* Run the binary with args[] (NULL-terminated, without argv[0]). */
-static void run(const char *const *args, run_result *r)
-{
-    const char *bin = getenv("SENDSIM_BIN") ? getenv("SENDSIM_BIN") : "./sendsim";
-    char dir[] = "/tmp/sendsim-cli-XXXXXX", out[64], err[64];
-    char *argv[16] = { (char *)bin };
-    int status;
-    pid_t pid;
-
-    for (size_t i = 0; args[i] && i < 14; i++)
-        argv[i + 1] = (char *)args[i];
-    cr_assert(mkdtemp(dir) != NULL);
-    snprintf(out, sizeof out, "%s/out", dir);
-    snprintf(err, sizeof err, "%s/err", dir);
-    fflush(NULL);
-    pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-            _exit(127);
-        execv(bin, argv);
-        _exit(127);
-    }
-    cr_assert(eq(int, (int)waitpid(pid, &status, 0), (int)pid));
-    r->code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    read_file(out, r->out, sizeof r->out);
-    read_file(err, r->err, sizeof r->err);
-    remove(out);
-    remove(err);
-    rmdir(dir);
-    cr_assert(ne(int, r->code, 127), "could not run %s (set SENDSIM_BIN)", bin);
-}
 
 static size_t count_lines(const char *s)
 {
@@ -74,13 +22,13 @@ static size_t count_lines(const char *s)
     return n;
 }
 
-static run_result res;     /* large; one per test process */
+static th_result res;     /* large; one per test process */
 
 Test(cli, check_on_the_valid_fixture_prints_the_summary_and_exits_0)
 {
     const char *args[] = { "check", "tests/data/scenario/valid/scenario.ini", NULL };
 
-    run(args, &res);
+    th_run(args, &res);
     cr_expect(eq(int, res.code, 0));
     cr_expect(eq(str, res.err, ""));
     cr_expect(strstr(res.out, "Scenario: Test borough (LA 999)\n") != NULL, "%s", res.out);
@@ -126,7 +74,7 @@ ParameterizedTest(struct cli_bad *c, cli, check_on_bad_input_exits_with_the_loca
     const char *args[] = { "check", path, NULL };
 
     snprintf(path, sizeof path, "tests/data/scenario/bad/%s.ini", c->ini);
-    run(args, &res);
+    th_run(args, &res);
     cr_expect(eq(int, res.code, c->code));
     cr_expect(eq(str, res.out, ""));
     cr_expect(eq(int, strncmp(res.err, c->first, strlen(c->first)), 0), "%s", res.err);
@@ -137,11 +85,11 @@ Test(cli, check_lists_every_error_then_a_count_of_the_rest)
     const char *many[] = { "check", "tests/data/scenario/bad/many_errors.ini", NULL };
     const char *lots[] = { "check", "tests/data/scenario/bad/too_many_errors.ini", NULL };
 
-    run(many, &res);
+    th_run(many, &res);
     cr_expect(eq(int, res.code, 65));
     cr_expect(eq(sz, count_lines(res.err), 3));
     cr_expect(strstr(res.err, "many_errors.csv:10: column 'setting': 'SPX'") != NULL);
-    run(lots, &res);
+    th_run(lots, &res);
     cr_expect(eq(int, res.code, 65));
     cr_expect(eq(sz, count_lines(res.err), 51));
     cr_expect(strstr(res.err, "sendsim: ... and 10 more errors\n") != NULL);
@@ -151,7 +99,7 @@ Test(cli, check_of_a_missing_scenario_exits_66)
 {
     const char *args[] = { "check", "tests/data/scenario/nowhere.ini", NULL };
 
-    run(args, &res);
+    th_run(args, &res);
     cr_expect(eq(int, res.code, 66));
     cr_expect(eq(str, res.err, "sendsim: tests/data/scenario/nowhere.ini: cannot open the "
                  "scenario file: No such file or directory\n"));
@@ -161,7 +109,7 @@ Test(cli, check_of_a_directory_exits_74)
 {
     const char *args[] = { "check", "tests/data/scenario/valid", NULL };
 
-    run(args, &res);
+    th_run(args, &res);
     cr_expect(eq(int, res.code, 74));
     cr_expect(eq(str, res.err, "sendsim: tests/data/scenario/valid: the scenario file is not a "
                  "regular file (expected a CSV or INI file)\n"));
@@ -188,7 +136,7 @@ ParameterizedTest(struct usage_case *c, cli, usage_errors_exit_64_with_the_usage
 
     for (int i = 0; i < c->n; i++)
         args[i] = c->args[i];
-    run(args, &res);
+    th_run(args, &res);
     cr_expect(eq(int, res.code, 64));
     cr_expect(eq(int, strncmp(res.err, c->msg, strlen(c->msg)), 0), "%s", res.err);
     cr_expect(strstr(res.err, "usage: sendsim run SCENARIO.ini") != NULL);
@@ -199,7 +147,7 @@ Test(cli, help_prints_the_usage_on_stdout_and_exits_0)
 {
     const char *args[] = { "--help", NULL };
 
-    run(args, &res);
+    th_run(args, &res);
     cr_expect(eq(int, res.code, 0));
     cr_expect(eq(int, strncmp(res.out, "usage: sendsim run SCENARIO.ini", 31), 0));
     cr_expect(strstr(res.out, "sendsim check SCENARIO.ini\n") != NULL);
@@ -211,7 +159,53 @@ Test(cli, version_prints_the_version_and_exits_0)
 {
     const char *args[] = { "--version", NULL };
 
-    run(args, &res);
+    th_run(args, &res);
     cr_expect(eq(int, res.code, 0));
     cr_expect(eq(str, res.out, "sendsim " SENDSIM_VERSION "\n"));
+}
+
+Test(cli, help_lists_every_option_of_backtest_and_compare)
+{
+    const char *args[] = { "--help", NULL };
+    const char *bt, *cmp;
+
+    th_run(args, &res);
+    bt = strstr(res.out, "sendsim backtest");
+    cmp = strstr(res.out, "sendsim compare");
+    cr_assert(bt != NULL && cmp != NULL && bt < cmp, "%s", res.out);
+    for (const char *const *o = (const char *const[]){ "--origins", "--horizon", "--reps",
+                                                       "--seed", "--threads", "--out", NULL };
+         *o; o++) {
+        const char *at = strstr(bt, *o);
+        cr_expect(at != NULL && at < cmp, "backtest's usage lacks %s", *o);
+    }
+    for (const char *const *o = (const char *const[]){ "--out", "--reps", "--seed", "--threads",
+                                                       "--no-charts", "--quiet", NULL };
+         *o; o++)
+        cr_expect(strstr(cmp, *o) != NULL, "compare's usage lacks %s", *o);
+}
+
+/* backtest names its default output directory as run does: after the scenario's directory
+ * (here "myscen"), not the INI's [scenario] name ("Hackney"). */
+Test(cli, backtest_writes_by_default_where_run_would, .timeout = 120)
+{
+    char dir[] = "/tmp/sendsim-cli-out-XXXXXX", cwd[1024], bin[2048], cmd[4096], path[256];
+    struct stat sb;
+
+    cr_assert(getcwd(cwd, sizeof cwd) != NULL);
+    if (th_bin()[0] == '/')                 /* the command below runs in another directory */
+        snprintf(bin, sizeof bin, "%s", th_bin());
+    else
+        snprintf(bin, sizeof bin, "%s/%s", cwd, th_bin());
+    cr_assert(mkdtemp(dir) != NULL);
+    snprintf(cmd, sizeof cmd, "cp -r scenarios/hackney '%s/myscen' && cd '%s' && '%s' backtest "
+             "myscen/scenario.ini --origins 2019:2019 --horizon 1 --reps 10 --threads 1 "
+             ">/dev/null 2>&1", dir, dir, bin);
+    cr_expect(eq(int, th_system(cmd), 0));
+    snprintf(path, sizeof path, "%s/output/myscen/backtest_summary.csv", dir);
+    cr_expect(eq(int, stat(path, &sb), 0), "no %s", path);
+    snprintf(path, sizeof path, "%s/output/Hackney", dir);
+    cr_expect(ne(int, stat(path, &sb), 0), "%s should not exist", path);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect(eq(int, th_system(cmd), 0));
 }

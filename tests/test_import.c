@@ -7,17 +7,16 @@
 #include <criterion/new/assert.h>
 #include <criterion/parameterized.h>
 #include <dirent.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "codes.h"
 #include "import.h"
 #include "table.h"
+#include "test_helpers.h"
 
 #define SHARED "../shared/data"
 #define SEN2_25 SHARED "/ehcp-sen2-2025-release"
@@ -50,22 +49,12 @@ static void make_tmp(char *dir, size_t n)
         snprintf(made[n_made++], sizeof made[0], "%s", dir);
 }
 
+/* The whole file; fails the test when it cannot be read. */
 static char *slurp(const char *path, size_t *len)
 {
-    FILE *fp = fopen(path, "rb");
-    long n;
-    char *buf;
+    char *buf = th_slurp(path, len);
 
-    cr_assert(fp != NULL, "cannot open %s", path);
-    fseek(fp, 0, SEEK_END);
-    n = ftell(fp);
-    rewind(fp);
-    buf = malloc((size_t)n + 1);
-    cr_assert(fread(buf, 1, (size_t)n, fp) == (size_t)n);
-    buf[n] = '\0';
-    fclose(fp);
-    if (len)
-        *len = (size_t)n;
+    cr_assert(buf != NULL, "cannot read %s", path);
     return buf;
 }
 
@@ -142,44 +131,6 @@ static void rm_tree(const char *path)
         closedir(d);
     }
     rmdir(path);
-}
-
-typedef struct run_result { int code; char err[8192]; } run_result;
-
-/* Run the binary with args[] (NULL-terminated, without argv[0]); keep stderr. */
-static void run(const char *const *args, run_result *r)
-{
-    const char *bin = getenv("SENDSIM_BIN") ? getenv("SENDSIM_BIN") : "./sendsim";
-    char dir[64], out[96], err[96], *text;
-    char *argv[20] = { (char *)bin };
-    int status;
-    pid_t pid;
-
-    for (size_t i = 0; args[i] && i < 18; i++)
-        argv[i + 1] = (char *)args[i];
-    make_tmp(dir, sizeof dir);
-    snprintf(out, sizeof out, "%s/out", dir);
-    snprintf(err, sizeof err, "%s/err", dir);
-    fflush(NULL);
-    pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-            _exit(127);
-        execv(bin, argv);
-        _exit(127);
-    }
-    cr_assert(eq(int, (int)waitpid(pid, &status, 0), (int)pid));
-    r->code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    text = slurp(err, NULL);
-    snprintf(r->err, sizeof r->err, "%s", text);
-    free(text);
-    remove(out);
-    remove(err);
-    rmdir(dir);
-    cr_assert(ne(int, r->code, 127), "could not run %s (set SENDSIM_BIN)", bin);
 }
 
 /* ---- checking the scenario against DfE's own figures --------------------------------- */
@@ -500,7 +451,7 @@ Test(import, margins_that_disagree_are_reconciled_and_reported)
 
 /* ---- error paths through the binary -------------------------------------------------- */
 
-static run_result res;
+static th_result res;
 
 Test(import, unknown_la_exits_65_naming_the_nearest_matches)
 {
@@ -508,7 +459,7 @@ Test(import, unknown_la_exits_65_naming_the_nearest_matches)
 
     make_tmp(dir, sizeof dir);
     snprintf(out, sizeof out, "%s/out", dir);
-    run((const char *[]){ "import", "--la", "Testboro", "--sen2", FIX "/sen2", "--out", out,
+    th_run((const char *[]){ "import", "--la", "Testboro", "--sen2", FIX "/sen2", "--out", out,
                           NULL }, &res);
     cr_expect(eq(int, res.code, 65));
     cr_expect(ne(ptr, strstr(res.err, "Testboro'"), NULL), "%s", res.err);
@@ -531,11 +482,11 @@ Test(import, missing_file_exits_66_naming_it)
         snprintf(to, sizeof to, "%s/%s", sen2, *f);
         copy_file(from, to);
     }
-    run((const char *[]){ "import", "--la", "999", "--sen2", sen2, "--out", out, NULL }, &res);
+    th_run((const char *[]){ "import", "--la", "999", "--sen2", sen2, "--out", out, NULL }, &res);
     cr_expect(eq(int, res.code, 66));
     cr_expect(ne(ptr, strstr(res.err, "newplans.csv"), NULL), "%s", res.err);
     cr_expect(eq(sz, files_in(out), 0));
-    run((const char *[]){ "import", "--la", "999", "--sen2", FIX "/sen2", "--population",
+    th_run((const char *[]){ "import", "--la", "999", "--sen2", FIX "/sen2", "--population",
                           FIX "/no-such-population.csv", "--out", out, NULL }, &res);
     cr_expect(eq(int, res.code, 66));
     cr_expect(eq(sz, files_in(out), 0));
@@ -543,7 +494,7 @@ Test(import, missing_file_exits_66_naming_it)
 
 Test(import, missing_option_is_a_usage_error)
 {
-    run((const char *[]){ "import", "--la", "999", "--sen2", FIX "/sen2", NULL }, &res);
+    th_run((const char *[]){ "import", "--la", "999", "--sen2", FIX "/sen2", NULL }, &res);
     cr_expect(eq(int, res.code, 64));
 }
 
@@ -597,7 +548,7 @@ ParameterizedTest(struct renamed *c, import, renamed_column_exits_65_naming_file
         spit(to, text);
         free(text);
     }
-    run((const char *[]){ "import", "--la", "999", "--sen2", sen2, "--out", out, NULL }, &res);
+    th_run((const char *[]){ "import", "--la", "999", "--sen2", sen2, "--out", out, NULL }, &res);
     cr_expect(eq(int, res.code, 65), "%s", res.err);
     snprintf(want, sizeof want, "%s/%s", sen2, c->file);
     cr_expect(ne(ptr, strstr(res.err, want), NULL), "%s", res.err);
@@ -742,7 +693,7 @@ Test(import, binary_reproduces_the_shipped_hackney_scenario)
         cr_skip_test("../shared/data is not there: run the tests from the repo root");
     make_tmp(dir, sizeof dir);
     snprintf(out, sizeof out, "%s/hackney", dir);
-    run((const char *[]){ "import", "--la", "204", "--sen2", SEN2_25, "--sen2-2022", SEN2_22,
+    th_run((const char *[]){ "import", "--la", "204", "--sen2", SEN2_25, "--sen2-2022", SEN2_22,
                           "--population", ONS, "--out", out, NULL }, &res);
     cr_assert(eq(int, res.code, 0), "%s", res.err);
     for (const char *const *f = (const char *const[]){ "caseload.csv", "history.csv",

@@ -5,20 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include "test_helpers.h"
 
 #define FIXTURE "tests/data/engine/scenario.ini"
 #define HACKNEY "scenarios/hackney/scenario.ini"
 
 static const char HEADER[] =
     "year,phase,need,setting,mean,sd,p025,p05,p10,p25,p50,p75,p90,p95,p975\n";
-
-static const char *bin(void)
-{
-    const char *b = getenv("SENDSIM_BIN");
-    return b && *b ? b : "./sendsim";
-}
 
 static char *fresh_dir(void)
 {
@@ -31,31 +26,9 @@ static char *fresh_dir(void)
 static int run(const char *args)
 {
     char cmd[2048];
-    int st;
 
-    snprintf(cmd, sizeof cmd, "%s run %s >/dev/null 2>&1", bin(), args);
-    st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    if (fp == NULL)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    n = ftell(fp);
-    rewind(fp);
-    buf = calloc((size_t)n + 1, 1);
-    if (fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(fp);
-    return buf;
+    snprintf(cmd, sizeof cmd, "%s run %s >/dev/null 2>&1", th_bin(), args);
+    return th_system(cmd);
 }
 
 static char *demand_of(const char *ini, const char *dir, const char *sub, const char *opts)
@@ -65,7 +38,7 @@ static char *demand_of(const char *ini, const char *dir, const char *sub, const 
     snprintf(args, sizeof args, "%s --out %s/%s --quiet %s", ini, dir, sub, opts);
     cr_assert(eq(int, run(args), 0), "sendsim run %s failed", args);
     snprintf(path, sizeof path, "%s/%s/demand.csv", dir, sub);
-    return slurp(path);
+    return th_slurp(path, NULL);
 }
 
 Test(run, one_and_two_threads_write_the_same_bytes_and_another_seed_does_not)
@@ -101,7 +74,7 @@ Test(run, demand_csv_has_the_design_columns_and_the_base_year_total)
     cr_expect(strstr(d, "\n2029,ALL,ALL,ALL,") != NULL);
     cr_expect(strstr(d, "\n2030,") == NULL);
     snprintf(path, sizeof path, "%s/out/run.txt", dir);
-    txt = slurp(path);
+    txt = th_slurp(path, NULL);
     cr_assert(txt != NULL);
     cr_expect(strstr(txt, "replications: 50\n") != NULL);
     cr_expect(strstr(txt, "caseload.csv") != NULL);
