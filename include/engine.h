@@ -43,9 +43,10 @@
  * the fit's own cap, FIT_TRANSFER_MAX, is for a fitted one-off and would cut the upper tail
  * the backtest's actuals reach.
  *
- * Replication i draws only from its own generator (GSL taus2) seeded from (seed, i), and the
- * sink below receives every replication's state for a year before any summary of that year
- * runs, so results are identical for any number of threads.
+ * Binomials and Poissons are drawn exactly by sample.h (inversion, BTRS, PTRS) on the
+ * replication's generator. Replication i draws only from its own generator (GSL taus2)
+ * seeded from (seed, i), and the sink below receives every replication's state for a year
+ * before any summary of that year runs, so results are identical for any number of threads.
  *
  * Ownership: engine_prepare() returns an engine the caller frees with engine_free(); it
  * borrows `sc`, `f` and the placer, which must outlive it. Nothing here prints. */

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "summary.h"
 #include "xalloc.h"
@@ -18,17 +21,13 @@
 enum { MAX_PROVISIONS = 4096, N_GPN = ALLOC_N_GPN_PHASE * ALLOC_N_GPN_NEED, HIST_RANGE = 65536,
        CHUNK = 16 /* roll-up columns banded together */ };
 
-/* A slot that counts towards a constrained group's demand (and shortfall when oob). */
-typedef struct gslot {
-    size_t slot, gi;
-    int    oob;
-} gslot;
-
-/* Consecutive extra slots [from, to) of one setting. */
-typedef struct run {
-    size_t      from, to;
-    sim_setting setting;
-} run;
+/* What an extra slot (provision or out-of-borough slot) counts towards in the roll-ups:
+ * every one belongs to a constrained group. */
+typedef struct xinfo {
+    uint8_t gi;                                  /* constrained group index */
+    uint8_t oob;                                 /* 1 for an out-of-borough slot */
+    uint8_t setting;
+} xinfo;
 
 struct alloc {
     const scenario *sc;
@@ -43,19 +42,20 @@ struct alloc {
     int             n_chain[SIM_N_GROUPS];
     uint32_t       *adm_off;                     /* [G][A][N + 1] offsets into adm_idx */
     uint16_t       *adm_idx;                     /* provisions admitting, file order */
+    uint32_t       *chn_off;                     /* [G][A][N + 1] offsets into chn_idx */
+    uint16_t       *chn_idx;                     /* provisions of g's overflow chain admitting
+                                                    (a, n): chain order, then file order */
+    xinfo          *xin;                         /* [n_slots], extra slots only */
+    signed char     sgi[SIM_N_AGES][SIM_N_SETTINGS];  /* constrained group index whose
+                                                    demand setting slot s counts at age a, or -1 */
+    unsigned char   phase[SIM_N_AGES];           /* phase_of_age(), tabled */
     int32_t        *cap;                         /* [(horizon + 1) * n_prov] */
     double         *gcap;                        /* [(horizon + 1)][n_con][N_GPN] */
     double         *ucost;                       /* [(horizon + 1)][n_slots][SIM_N_PHASES] */
-    signed char    *slot_gi;                     /* [n_slots] constrained group index or -1 */
-    unsigned char  *slot_oob;                    /* [n_slots] 1 for out-of-borough slots */
     unsigned char  *slot_away;                   /* [n_slots] 1 for IS slots but provisions */
     sim_setting    *slot_setting;                /* [n_slots] */
     int             set_group[SIM_N_SETTINGS];   /* group_of_setting(), tabled */
     int             age_lo, age_hi;              /* ages some provision serves */
-    run            *runs;                        /* extra slots in runs of one setting */
-    gslot          *gslots;                      /* the slots of constrained groups */
-    size_t          n_gslots;
-    size_t          n_runs;
     unsigned char   con_age[SIM_N_GROUPS][SIM_N_AGES];  /* 1: some provision of g serves a */
     unsigned char   free_age[SIM_N_GROUPS * SIM_N_AGES][2];  /* (age, group) pairs of
                                                     constrained groups at ages they leave free */
@@ -131,8 +131,6 @@ static void prepare_slots(alloc *al)
     al->n_extra = al->n_prov + ALLOC_N_STAGES * al->n_con;
     al->n_slots = SIM_N_SETTINGS + al->n_extra;
     al->extra = xcalloc(al->n_extra, sizeof *al->extra);
-    al->slot_gi = xmalloc(al->n_slots);
-    al->slot_oob = xcalloc(al->n_slots, 1);
     al->slot_away = xcalloc(al->n_slots, 1);
     al->slot_setting = xmalloc(al->n_slots * sizeof *al->slot_setting);
     al->age_lo = SIM_MAX_AGE;
@@ -147,7 +145,6 @@ static void prepare_slots(alloc *al)
         int g = group_of_setting((sim_setting)s);
         al->set_group[s] = g;
         al->slot_setting[s] = (sim_setting)s;
-        al->slot_gi[s] = (signed char)(g >= 0 ? al->gi[g] : -1);
         al->slot_away[s] = s == SET_IS;
     }
     for (size_t p = 0; p < al->n_prov; p++, s++) {
@@ -157,7 +154,6 @@ static void prepare_slots(alloc *al)
         x->age_from = pv->age_from;
         x->age_to = pv->age_to;
         al->slot_setting[s] = x->setting;
-        al->slot_gi[s] = (signed char)al->gi[pv->group];
     }
     for (size_t c = 0; c < al->n_con; c++)
         for (int k = 0; k < ALLOC_N_STAGES; k++, s++) {
@@ -167,27 +163,8 @@ static void prepare_slots(alloc *al)
             x->age_to = STAGE_TO[k];
             al->oob[al->con[c]][k] = s;
             al->slot_setting[s] = SET_IS;
-            al->slot_gi[s] = (signed char)c;
-            al->slot_oob[s] = 1;
             al->slot_away[s] = 1;
         }
-}
-
-static void prepare_runs(alloc *al)
-{
-    al->gslots = xcalloc(al->n_slots, sizeof *al->gslots);
-    for (size_t s = 0; s < al->n_slots; s++)
-        if (al->slot_gi[s] >= 0)
-            al->gslots[al->n_gslots++] = (gslot){ s, (size_t)al->slot_gi[s], al->slot_oob[s] };
-    al->runs = xcalloc(al->n_extra + 1, sizeof *al->runs);
-    for (size_t s = SIM_N_SETTINGS; s < al->n_slots; s++) {
-        run *last = al->n_runs ? &al->runs[al->n_runs - 1] : NULL;
-        if (last && last->setting == al->slot_setting[s] && last->to == s) {
-            last->to++;
-            continue;
-        }
-        al->runs[al->n_runs++] = (run){ s, s + 1, al->slot_setting[s] };
-    }
 }
 
 static void prepare_admission(alloc *al)
@@ -207,6 +184,53 @@ static void prepare_admission(alloc *al)
                         al->adm_idx[used++] = (uint16_t)p;
                 al->adm_off[adm_at(g, a, n) + 1] = (uint32_t)used;
             }
+}
+
+/* Merge, per (group, age, need), the admission lists of the group's overflow chain, so a
+ * placement walks one list (built once, not per replication-year). */
+static void prepare_chains(alloc *al)
+{
+    size_t n_off = (size_t)SIM_N_GROUPS * SIM_N_AGES * (SIM_N_NEEDS + 1), used = 0;
+
+    al->chn_off = xcalloc(n_off + 1, sizeof *al->chn_off);
+    for (int pass = 0; pass < 2; pass++) {       /* count, then fill */
+        used = 0;
+        for (int g = 0; g < SIM_N_GROUPS; g++)
+            for (int a = 0; a < SIM_N_AGES; a++)
+                for (int n = 0; n < SIM_N_NEEDS; n++) {
+                    al->chn_off[adm_at(g, a, n)] = (uint32_t)used;
+                    for (int k = 0; k < al->n_chain[g]; k++) {
+                        const size_t at = adm_at(al->chain[g][k], a, n);
+                        for (uint32_t i = al->adm_off[at]; i < al->adm_off[at + 1]; i++, used++)
+                            if (pass)
+                                al->chn_idx[used] = al->adm_idx[i];
+                    }
+                    al->chn_off[adm_at(g, a, n) + 1] = (uint32_t)used;
+                }
+        if (!pass)
+            al->chn_idx = xmalloc((used + 1) * sizeof *al->chn_idx);
+    }
+}
+
+/* The roll-up targets of each extra slot, and the setting slots counting towards demand at
+ * each age (those of constrained groups at the ages they limit). */
+static void prepare_rows(alloc *al)
+{
+    al->xin = xcalloc(al->n_slots, sizeof *al->xin);
+    for (size_t p = 0; p < al->n_prov; p++)
+        al->xin[SIM_N_SETTINGS + p] = (xinfo){
+            (uint8_t)al->gi[al->sc->provisions[p].group], 0,
+            (uint8_t)al->slot_setting[SIM_N_SETTINGS + p] };
+    for (size_t c = 0; c < al->n_con; c++)
+        for (int k = 0; k < ALLOC_N_STAGES; k++)
+            al->xin[al->oob[al->con[c]][k]] = (xinfo){ (uint8_t)c, 1, SET_IS };
+    for (int a = 0; a < SIM_N_AGES; a++) {
+        al->phase[a] = (unsigned char)phase_of_age(a);
+        for (int s = 0; s < SIM_N_SETTINGS; s++) {
+            const int g = al->set_group[s];
+            al->sgi[a][s] = (signed char)(g >= 0 && al->con_age[g][a] ? al->gi[g] : -1);
+        }
+    }
 }
 
 static double unit_cost(const alloc *al, size_t s, int ph)
@@ -279,8 +303,9 @@ sim_status alloc_prepare(const scenario *sc, int horizon, alloc **out, sim_error
     al->n_prov = sc->n_provisions;
     prepare_groups(al);
     prepare_slots(al);
-    prepare_runs(al);
     prepare_admission(al);
+    prepare_chains(al);
+    prepare_rows(al);
     prepare_tables(al);
     *out = al;
     return SIM_OK;
@@ -291,14 +316,13 @@ void alloc_free(alloc *al)
     if (al == NULL)
         return;
     free(al->extra);
-    free(al->runs);
-    free(al->gslots);
-    free(al->slot_gi);
-    free(al->slot_oob);
     free(al->slot_away);
     free(al->slot_setting);
     free(al->adm_off);
     free(al->adm_idx);
+    free(al->chn_off);
+    free(al->chn_idx);
+    free(al->xin);
     free(al->cap);
     free(al->gcap);
     free(al->ucost);
@@ -371,7 +395,51 @@ int32_t alloc_capacity(const alloc *al, size_t p, int h)
 
 /* ---- placement ------------------------------------------------------------------------ */
 
-/* Free places per provision: capacity minus the continuing pupils already in it. */
+/* Bit j set when src[j] != 0, for n <= 64 cells: sixteen (then four) at a time with SSE2
+ * where the compiler offers it, so that the mostly empty cells of a row (Hackney: about 2.5
+ * occupied of 34) cost a few vector compares, not a visit each. */
+static inline uint64_t nonzero_mask(const int32_t *src, size_t n)
+{
+    uint64_t m = 0;
+    size_t j = 0;
+#ifdef __SSE2__
+    const __m128i z = _mm_setzero_si128();
+
+    for (; j + 16 <= n; j += 16) {
+        const __m128i *v = (const __m128i *)(const void *)(src + j);
+        __m128i lo = _mm_packs_epi32(_mm_cmpeq_epi32(_mm_loadu_si128(v), z),
+                                     _mm_cmpeq_epi32(_mm_loadu_si128(v + 1), z));
+        __m128i hi = _mm_packs_epi32(_mm_cmpeq_epi32(_mm_loadu_si128(v + 2), z),
+                                     _mm_cmpeq_epi32(_mm_loadu_si128(v + 3), z));
+        unsigned eq = (unsigned)_mm_movemask_epi8(_mm_packs_epi16(lo, hi));
+        m |= (uint64_t)(~eq & 0xffffu) << j;
+    }
+    for (; j + 4 <= n; j += 4) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + j));
+        unsigned eq = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, z)));
+        m |= (uint64_t)(~eq & 0xfu) << j;
+    }
+#endif
+    for (; j < n; j++)
+        m |= (uint64_t)(src[j] != 0) << j;
+    return m;
+}
+
+/* Index of the lowest set bit of m != 0. */
+static inline unsigned lowest_bit(uint64_t m)
+{
+#if defined(__GNUC__)
+    return (unsigned)__builtin_ctzll(m);
+#else
+    unsigned j = 0;
+    while (!(m >> j & 1u))
+        j++;
+    return j;
+#endif
+}
+
+/* Free places per provision: capacity minus the continuing pupils already in it (only the
+ * occupied provision cells of a row are visited). */
 static void free_places(const alloc *al, int h, const int32_t *x, int32_t *restrict fr)
 {
     const size_t S = al->n_slots, P = al->n_prov;
@@ -380,19 +448,23 @@ static void free_places(const alloc *al, int h, const int32_t *x, int32_t *restr
     for (size_t c = (size_t)al->age_lo * SIM_N_NEEDS; c < (size_t)(al->age_hi + 1) * SIM_N_NEEDS;
          c++) {
         const int32_t *restrict row = x + c * S + SIM_N_SETTINGS;
-        for (size_t p = 0; p < P; p++)
-            fr[p] -= row[p];
+        for (size_t p0 = 0; p0 < P; p0 += 64) {
+            uint64_t m = nonzero_mask(row + p0, P - p0 < 64 ? P - p0 : 64);
+            for (; m != 0; m &= m - 1) {
+                const size_t p = p0 + lowest_bit(m);
+                fr[p] -= row[p];
+            }
+        }
     }
 }
 
-/* Put k pupils of age a, need n into group g's provisions with free places; returns the rest. */
-static int32_t fill_group(const alloc *al, int g, int a, int n, int32_t k, int32_t *fr,
-                          int32_t *row)
+/* Put k pupils into the provisions idx[from .. to) with free places, in that order; returns
+ * the rest. */
+static int32_t fill_list(const uint16_t *idx, uint32_t from, uint32_t to, int32_t k,
+                         int32_t *restrict fr, int32_t *restrict row)
 {
-    const size_t at = adm_at(g, a, n);
-
-    for (uint32_t i = al->adm_off[at]; i < al->adm_off[at + 1] && k > 0; i++) {
-        const uint16_t p = al->adm_idx[i];
+    for (uint32_t i = from; i < to && k > 0; i++) {
+        const uint16_t p = idx[i];
         int32_t t = fr[p] < k ? fr[p] : k;
         if (t <= 0)
             continue;
@@ -403,13 +475,31 @@ static int32_t fill_group(const alloc *al, int g, int a, int n, int32_t k, int32
     return k;
 }
 
+/* Put k pupils of age a, need n into group g's own provisions with free places. */
+static int32_t fill_group(const alloc *al, int g, int a, int n, int32_t k, int32_t *fr,
+                          int32_t *row)
+{
+    const size_t at = adm_at(g, a, n);
+
+    return fill_list(al->adm_idx, al->adm_off[at], al->adm_off[at + 1], k, fr, row);
+}
+
+/* The same through g's whole overflow chain (g, then the groups after it in the order). */
+static int32_t fill_chain(const alloc *al, int g, int a, int n, int32_t k, int32_t *fr,
+                          int32_t *row)
+{
+    const size_t at = adm_at(g, a, n);
+
+    return fill_list(al->chn_idx, al->chn_off[at], al->chn_off[at + 1], k, fr, row);
+}
+
 /* Pupils out of borough come back as soon as a place they would take is free: shortfall is
  * then the pupils for whom no local place exists this year, not an echo of past years. They
  * go first (they have waited longest), youngest first. */
 static void bring_back(const alloc *al, int32_t *x, int32_t *fr)
 {
     const size_t S = al->n_slots;
-    int open[SIM_N_GROUPS] = { 0 }, any = 0;
+    int open[SIM_N_GROUPS] = { 0 }, list[SIM_N_GROUPS], n_open = 0;
 
     /* a group whose overflow chain has no free place at all cannot take anyone back */
     for (size_t p = 0; p < al->n_prov; p++)
@@ -417,21 +507,21 @@ static void bring_back(const alloc *al, int32_t *x, int32_t *fr)
             for (size_t c = 0; c < al->n_con; c++)
                 for (int k = 0; k < al->n_chain[al->con[c]]; k++)
                     if (al->chain[al->con[c]][k] == (int)al->sc->provisions[p].group)
-                        open[al->con[c]] = any = 1;
-    if (!any)
-        return;
-    for (int a = 0; a < SIM_N_AGES; a++)
+                        open[al->con[c]] = 1;
+    for (size_t c = 0; c < al->n_con; c++)    /* the open groups, in codes' order */
+        if (open[al->con[c]])
+            list[n_open++] = al->con[c];
+    for (int a = 0; a < SIM_N_AGES && n_open > 0; a++) {
+        size_t away[SIM_N_GROUPS];
+        for (int i = 0; i < n_open; i++)
+            away[i] = al->oob[list[i]][stage_of(a)];
         for (int n = 0; n < SIM_N_NEEDS; n++) {
             int32_t *row = x + (size_t)(a * SIM_N_NEEDS + n) * S;
-            for (size_t c = 0; c < al->n_con; c++) {
-                const int g = al->con[c];
-                int32_t *away = row + al->oob[g][stage_of(a)];
-                if (!open[g])
-                    continue;
-                for (int k = 0; k < al->n_chain[g] && *away > 0; k++)
-                    *away = fill_group(al, al->chain[g][k], a, n, *away, fr, row);
-            }
+            for (int i = 0; i < n_open; i++)
+                if (row[away[i]] > 0)
+                    row[away[i]] = fill_chain(al, list[i], a, n, row[away[i]], fr, row);
         }
+    }
 }
 
 /* Place k pupils of age a, need n who drew setting s. */
@@ -449,8 +539,7 @@ static void place_one(const alloc *al, int h, int a, int n, int s, int32_t k, in
         row[s] += fill_group(al, g, a, n, k, fr, row);
         return;
     }
-    for (int c = 0; c < al->n_chain[g] && k > 0; c++)
-        k = fill_group(al, al->chain[g][c], a, n, k, fr, row);
+    k = fill_chain(al, g, a, n, k, fr, row);
     row[al->oob[g][stage_of(a)]] += k;
 }
 
@@ -469,9 +558,22 @@ static void free_ages_home(const alloc *al, int32_t *x)
     }
 }
 
+/* Place the non-zero wants of want[i0 .. i1), in index order. */
+static void place_range(const alloc *al, int h, const int32_t *want, size_t i0, size_t i1,
+                        int32_t *x, int32_t *fr)
+{
+    for (size_t i = i0; i < i1; i++)
+        if (want[i] != 0) {
+            const size_t c = i / SIM_N_SETTINGS;
+            place_one(al, h, (int)(c / SIM_N_NEEDS), (int)(c % SIM_N_NEEDS),
+                      (int)(i % SIM_N_SETTINGS), want[i], x, fr);
+        }
+}
+
 static void place_with(const alloc *al, int h, const int32_t *want, int32_t *x, int32_t *fr)
 {
     const size_t N = (size_t)SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS;
+    size_t i0 = 0;
 
     free_places(al, h, x, fr);
     if (h > 0) {
@@ -479,21 +581,16 @@ static void place_with(const alloc *al, int h, const int32_t *want, int32_t *x, 
         bring_back(al, x, fr);
     }
     /* want[] in memory order is age, need, setting: the documented order. Most of it is
-     * zero, so it is read in blocks of 8 and only non-zero blocks are looked into. */
-    for (size_t i0 = 0; i0 < N; i0 += 8) {
-        const size_t i1 = i0 + 8 < N ? i0 + 8 : N;
+     * zero, so it is read in blocks of 8 (a fixed count, which -O2 turns into vector ORs)
+     * and only non-zero blocks are looked into. */
+    for (; i0 + 8 <= N; i0 += 8) {
         int32_t any = 0;
-        for (size_t i = i0; i < i1; i++)
-            any |= want[i];
-        if (any == 0)
-            continue;
-        for (size_t i = i0; i < i1; i++)
-            if (want[i] != 0) {
-                const size_t c = i / SIM_N_SETTINGS;
-                place_one(al, h, (int)(c / SIM_N_NEEDS), (int)(c % SIM_N_NEEDS),
-                          (int)(i % SIM_N_SETTINGS), want[i], x, fr);
-            }
+        for (size_t k = 0; k < 8; k++)
+            any |= want[i0 + k];
+        if (any != 0)
+            place_range(al, h, want, i0, i0 + 8, x, fr);
     }
+    place_range(al, h, want, i0, N, x, fr);
 }
 
 void alloc_place(const alloc *al, int h, int32_t *want, int32_t *x)
@@ -610,31 +707,14 @@ static void add_margins(int32_t *b)
         }
 }
 
-enum { FAST_SLOTS = 96 };
+enum { FAST_SLOTS = 256 };
 
-/* The roll-ups from per-(phase, need) slot sums acc[(ph * N + n) * S + s]: demand and
- * shortfall from the few slots of constrained groups; occupancy, out-of-borough pupils and
- * spend from the sums over needs. `tot` is scratch for SIM_N_PHASES * S sums. */
-static void add_sums(const alloc *al, const double *uc, const int32_t *acc, int32_t *iv,
-                     double *dv, int32_t *oob, int32_t *restrict tot)
+/* Spend, out-of-borough pupils and occupancy from the slot sums by phase tot[ph * S + s]. */
+static void add_totals(const alloc *al, const double *uc, const int32_t *tot, int32_t *iv,
+                       double *dv, int32_t *oob)
 {
     const size_t S = al->n_slots;
-    int32_t *sf = iv + al->n_prov, *dem = iv + al->n_prov + al->n_con * N_GPN;
 
-    memset(tot, 0, (size_t)SIM_N_PHASES * S * sizeof *tot);
-    for (int ph = 0; ph < SIM_N_PHASES; ph++)
-        for (int n = 0; n < SIM_N_NEEDS; n++) {
-            const int32_t *restrict A = acc + (size_t)(ph * SIM_N_NEEDS + n) * S;
-            int32_t *restrict T = tot + (size_t)ph * S;
-            const size_t k = (size_t)(ph * ALLOC_N_GPN_NEED + n);
-            for (size_t i = 0; i < al->n_gslots; i++) {
-                const gslot *g = &al->gslots[i];
-                dem[g->gi * N_GPN + k] += A[g->slot];
-                sf[g->gi * N_GPN + k] += g->oob ? A[g->slot] : 0;
-            }
-            for (size_t s = 0; s < S; s++)
-                T[s] += A[s];
-        }
     for (int ph = 0; ph < SIM_N_PHASES; ph++) {
         const int32_t *T = tot + (size_t)ph * S;
         for (size_t s = 0; s < S; s++) {
@@ -652,42 +732,34 @@ static void add_sums(const alloc *al, const double *uc, const int32_t *acc, int3
     }
 }
 
-/* Demand counts only the ages the group limits (allocate.h): take out the pupils of its
- * setting slots at the other ages (its provisions and out-of-borough slots hold none). */
-static void drop_free_ages(const alloc *al, const int32_t *x, int32_t *dem)
-{
-    for (size_t i = 0; i < al->n_free; i++) {
-        const int a = al->free_age[i][0], g = al->free_age[i][1];
-        int32_t *d = dem + (size_t)al->gi[g] * N_GPN + (size_t)phase_of_age(a) * ALLOC_N_GPN_NEED;
-        for (int n = 0; n < SIM_N_NEEDS; n++) {
-            const int32_t *row = x + (size_t)(a * SIM_N_NEEDS + n) * al->n_slots;
-            for (int s = 0; s < SIM_N_SETTINGS; s++)
-                if (al->set_group[s] == g)
-                    d[n] -= row[s];
-        }
-    }
-}
-
-/* Sum one (age, need) row into its phase's sums and into the row of the state collapsed to
- * settings (what the next sink sees). */
-static void sum_row(const alloc *al, const int32_t *restrict row, int32_t *restrict A,
-                    int32_t *restrict C)
+/* Roll one (age a, need n) row into its phase's slot sums T, its row C (zeroed) of the
+ * state collapsed to settings (what the next sink sees), and the demand and shortfall columns
+ * dem[gi * N_GPN], sf[gi * N_GPN] of its (phase, need), visiting only its occupied cells.
+ * Demand counts setting slots only at the ages their group limits (allocate.h); the extra
+ * slots all count. */
+static void roll_row(const alloc *al, int a, const int32_t *restrict row, int32_t *restrict T,
+                     int32_t *restrict C, int32_t *dem, int32_t *sf)
 {
     const size_t S = al->n_slots;
-    size_t s = 0;
 
-    for (; s + 8 <= S; s += 8)          /* fixed blocks, which -O2 turns into vector adds */
-        for (size_t k = 0; k < 8; k++)
-            A[s + k] += row[s + k];
-    for (; s < S; s++)
-        A[s] += row[s];
-    memcpy(C, row, SIM_N_SETTINGS * sizeof *C);
-    for (size_t i = 0; i < al->n_runs; i++) {
-        const run *ru = &al->runs[i];
-        int32_t sum = 0;
-        for (size_t j = ru->from; j < ru->to; j++)
-            sum += row[j];
-        C[ru->setting] += sum;
+    for (size_t s0 = 0; s0 < S; s0 += 64) {
+        uint64_t m = nonzero_mask(row + s0, S - s0 < 64 ? S - s0 : 64);
+        for (; m != 0; m &= m - 1) {
+            const size_t s = s0 + lowest_bit(m);
+            const int32_t v = row[s];
+            T[s] += v;
+            if (s < SIM_N_SETTINGS) {
+                C[s] += v;
+                if (al->sgi[a][s] >= 0)
+                    dem[al->sgi[a][s] * N_GPN] += v;
+            } else {
+                const xinfo *e = &al->xin[s];
+                C[e->setting] += v;
+                dem[e->gi * N_GPN] += v;
+                if (e->oob)
+                    sf[e->gi * N_GPN] += v;
+            }
+        }
     }
 }
 
@@ -712,32 +784,29 @@ static void on_rep_year(void *ctx, const engine_view *v)
     alloc_result *r = ctx;
     const alloc *al = r->al;
     const size_t S = al->n_slots, hi = v->h > 0 ? (size_t)(v->h - 1) : 0;
-    const size_t n_acc = (size_t)SIM_N_PHASES * SIM_N_NEEDS * S;
     const double *uc = al->ucost + (size_t)v->h * S * SIM_N_PHASES;
     int32_t *iv = r->iv + v->rep * r->m_int, oob = 0, sf = 0;
-    int32_t stack[SIM_N_PHASES * SIM_N_NEEDS * FAST_SLOTS
-                  + SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS + SIM_N_PHASES * FAST_SLOTS];
-    int32_t *acc = stack, *coll;
+    int32_t *sfc = iv + al->n_prov, *dem = sfc + al->n_con * N_GPN;
+    int32_t coll[SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS], stack[SIM_N_PHASES * FAST_SLOTS];
+    int32_t *tot = stack;
     double *dv = r->dv + v->rep * ALLOC_N_COST;
 
     /* scratch on the stack (the worker is not known here), on the heap for huge scenarios */
     if (S > FAST_SLOTS)
-        acc = xmalloc((n_acc + (size_t)SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS
-                       + (size_t)SIM_N_PHASES * S) * sizeof *acc);
-    memset(acc, 0, n_acc * sizeof *acc);
-    coll = acc + n_acc;
+        tot = xmalloc((size_t)SIM_N_PHASES * S * sizeof *tot);
+    memset(tot, 0, (size_t)SIM_N_PHASES * S * sizeof *tot);
     memset(iv, 0, r->m_int * sizeof *iv);
     memset(dv, 0, ALLOC_N_COST * sizeof *dv);
+    memset(coll, 0, sizeof coll);
     for (int a = 0; a < SIM_N_AGES; a++) {
-        const int ph = phase_of_age(a);
+        const size_t k = (size_t)al->phase[a] * ALLOC_N_GPN_NEED;
         for (int n = 0; n < SIM_N_NEEDS; n++) {
             const size_t c = (size_t)(a * SIM_N_NEEDS + n);
-            sum_row(al, v->x + c * S, acc + (size_t)(ph * SIM_N_NEEDS + n) * S,
-                    coll + c * SIM_N_SETTINGS);
+            roll_row(al, a, v->x + c * S, tot + (size_t)al->phase[a] * S,
+                     coll + c * SIM_N_SETTINGS, dem + k + (size_t)n, sfc + k + (size_t)n);
         }
     }
-    add_sums(al, uc, acc, iv, dv, &oob, coll + (size_t)SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS);
-    drop_free_ages(al, v->x, iv + al->n_prov + al->n_con * N_GPN);
+    add_totals(al, uc, tot, iv, dv, &oob);
     for (size_t c = 0; c < 2 * al->n_con; c++)
         add_margins(iv + al->n_prov + c * N_GPN);
     for (size_t c = 0; c < al->n_con; c++)
@@ -751,8 +820,8 @@ static void on_rep_year(void *ctx, const engine_view *v)
         if (r->next.rep_year)
             pass_on(r, v, coll);
     }
-    if (acc != stack)
-        free(acc);
+    if (tot != stack)
+        free(tot);
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -44,7 +44,8 @@ enum { INV_MAX_MEAN = 14, POW_TABLE = 64, CDF_TABLE = 40 };
  * (backtest-notes.md, 21:12). */
 #define SHIFT_INFLOW_MAX 0.5
 
-/* Multinomials of at most this many pupils are drawn as that many categorical draws. */
+/* The last SMALL_TOTAL or fewer pupils of a multinomial are drawn as that many categorical
+ * draws. */
 enum { SMALL_TOTAL = 8 };
 
 /* The removal and transfer rates of one replication (the fit's, or shifted by the

@@ -151,9 +151,10 @@ unsigned sample_binomial(sample_rng *sr, double p, unsigned n)
 /* Poisson(mu) by PTRS, mu >= 10. */
 static unsigned poisson_ptrs(sample_rng *sr, double mu)
 {
-    const double slam = sqrt(mu), loglam = log(mu);
+    const double slam = sqrt(mu);
     const double b = 0.931 + 2.53 * slam, a = -0.059 + 0.02483 * b;
-    const double log_inv_alpha = log(1.1239 + 1.1328 / (b - 3.4)), v_r = 0.9277 - 3.6224 / (b - 2.0);
+    const double v_r = 0.9277 - 3.6224 / (b - 2.0);
+    double loglam = NAN, log_inv_alpha = 0.0;     /* for the pmf test, when first needed */
 
     for (;;) {
         double u = sample_uniform(sr) - 0.5, v = sample_uniform(sr), us = 0.5 - fabs(u), k;
@@ -166,6 +167,10 @@ static unsigned poisson_ptrs(sample_rng *sr, double mu)
             return (unsigned)k;
         if (us < 0.013 && v > us)
             continue;
+        if (isnan(loglam)) {
+            loglam = log(mu);
+            log_inv_alpha = log(1.1239 + 1.1328 / (b - 3.4));
+        }
         if (log(v) + log_inv_alpha - log(a / (us * us) + b)
             <= -mu + k * loglam - sample_log_factorial((unsigned)k))
             return (unsigned)k;
