@@ -45,6 +45,9 @@ struct alloc {
     uint32_t       *chn_off;                     /* [G][A][N + 1] offsets into chn_idx */
     uint16_t       *chn_idx;                     /* provisions of g's overflow chain admitting
                                                     (a, n): chain order, then file order */
+    uint64_t       *chn_bits;                    /* [G][A][N + 1] the same as a set (bit p) */
+    uint64_t        age_bits[SIM_N_GROUPS][SIM_N_AGES];  /* their union over needs */
+    size_t          fm_at;                       /* the free set's place after fr[] (int32s) */
     xinfo          *xin;                         /* [n_slots], extra slots only */
     signed char     sgi[SIM_N_AGES][SIM_N_SETTINGS];  /* constrained group index whose
                                                     demand setting slot s counts at age a, or -1 */
@@ -210,6 +213,19 @@ static void prepare_chains(alloc *al)
         if (!pass)
             al->chn_idx = xmalloc((used + 1) * sizeof *al->chn_idx);
     }
+    /* as sets of provisions, so that a chain with no free place is passed over in one test
+     * (Hackney's provisions are mostly full); all bits when a set cannot hold them */
+    al->chn_bits = xmalloc((n_off + 1) * sizeof *al->chn_bits);
+    for (size_t i = 0; i < n_off; i++) {
+        al->chn_bits[i] = al->n_prov > 64 ? ~(uint64_t)0 : 0;
+        for (uint32_t j = al->chn_off[i]; j < al->chn_off[i + 1] && al->n_prov <= 64; j++)
+            al->chn_bits[i] |= (uint64_t)1 << al->chn_idx[j];
+    }
+    for (int g = 0; g < SIM_N_GROUPS; g++)
+        for (int a = 0; a < SIM_N_AGES; a++)
+            for (int n = 0; n < SIM_N_NEEDS; n++)
+                al->age_bits[g][a] |= al->chn_bits[adm_at(g, a, n)];
+    al->fm_at = (al->n_prov + 1) & ~(size_t)1;
 }
 
 /* The roll-up targets of each extra slot, and the setting slots counting towards demand at
@@ -322,6 +338,7 @@ void alloc_free(alloc *al)
     free(al->adm_idx);
     free(al->chn_off);
     free(al->chn_idx);
+    free(al->chn_bits);
     free(al->xin);
     free(al->cap);
     free(al->gcap);
@@ -419,6 +436,12 @@ static inline uint64_t nonzero_mask(const int32_t *src, size_t n)
         unsigned eq = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, z)));
         m |= (uint64_t)(~eq & 0xfu) << j;
     }
+    if (j < n && n >= 4) {               /* the last 1-3 cells: the last four, overlapping */
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + n - 4));
+        unsigned eq = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, z)));
+        m |= (uint64_t)(~eq & 0xfu) << (n - 4);
+        j = n;
+    }
 #endif
     for (; j < n; j++)
         m |= (uint64_t)(src[j] != 0) << j;
@@ -438,8 +461,15 @@ static inline unsigned lowest_bit(uint64_t m)
 #endif
 }
 
+/* The set of provisions that may have free places (bit p: fr[p] > 0; all bits when there
+ * are more than 64 provisions), kept in the placer's workspace after fr[]. */
+static uint64_t *free_set(const alloc *al, int32_t *fr)
+{
+    return (uint64_t *)(void *)(fr + al->fm_at);
+}
+
 /* Free places per provision: capacity minus the continuing pupils already in it (only the
- * occupied provision cells of a row are visited). */
+ * occupied provision cells of a row are visited), and their set. */
 static void free_places(const alloc *al, int h, const int32_t *x, int32_t *restrict fr)
 {
     const size_t S = al->n_slots, P = al->n_prov;
@@ -456,12 +486,15 @@ static void free_places(const alloc *al, int h, const int32_t *x, int32_t *restr
             }
         }
     }
+    *free_set(al, fr) = P > 64 ? ~(uint64_t)0 : 0;
+    for (size_t p = 0; p < P && P <= 64; p++)
+        *free_set(al, fr) |= (uint64_t)(fr[p] > 0) << p;
 }
 
 /* Put k pupils into the provisions idx[from .. to) with free places, in that order; returns
  * the rest. */
-static int32_t fill_list(const uint16_t *idx, uint32_t from, uint32_t to, int32_t k,
-                         int32_t *restrict fr, int32_t *restrict row)
+static int32_t fill_list(const alloc *al, const uint16_t *idx, uint32_t from, uint32_t to,
+                         int32_t k, int32_t *restrict fr, int32_t *restrict row)
 {
     for (uint32_t i = from; i < to && k > 0; i++) {
         const uint16_t p = idx[i];
@@ -471,6 +504,8 @@ static int32_t fill_list(const uint16_t *idx, uint32_t from, uint32_t to, int32_
         row[SIM_N_SETTINGS + p] += t;
         fr[p] -= t;
         k -= t;
+        if (fr[p] == 0 && al->n_prov <= 64)
+            *free_set(al, fr) &= ~((uint64_t)1 << p);
     }
     return k;
 }
@@ -481,7 +516,7 @@ static int32_t fill_group(const alloc *al, int g, int a, int n, int32_t k, int32
 {
     const size_t at = adm_at(g, a, n);
 
-    return fill_list(al->adm_idx, al->adm_off[at], al->adm_off[at + 1], k, fr, row);
+    return fill_list(al, al->adm_idx, al->adm_off[at], al->adm_off[at + 1], k, fr, row);
 }
 
 /* The same through g's whole overflow chain (g, then the groups after it in the order). */
@@ -490,7 +525,9 @@ static int32_t fill_chain(const alloc *al, int g, int a, int n, int32_t k, int32
 {
     const size_t at = adm_at(g, a, n);
 
-    return fill_list(al->chn_idx, al->chn_off[at], al->chn_off[at + 1], k, fr, row);
+    if ((al->chn_bits[at] & *free_set(al, fr)) == 0)
+        return k;                        /* every place of the chain is taken */
+    return fill_list(al, al->chn_idx, al->chn_off[at], al->chn_off[at + 1], k, fr, row);
 }
 
 /* Pupils out of borough come back as soon as a place they would take is free: shortfall is
@@ -513,13 +550,17 @@ static void bring_back(const alloc *al, int32_t *x, int32_t *fr)
             list[n_open++] = al->con[c];
     for (int a = 0; a < SIM_N_AGES && n_open > 0; a++) {
         size_t away[SIM_N_GROUPS];
-        for (int i = 0; i < n_open; i++)
-            away[i] = al->oob[list[i]][stage_of(a)];
-        for (int n = 0; n < SIM_N_NEEDS; n++) {
+        int g_at[SIM_N_GROUPS], n_at = 0;
+        for (int i = 0; i < n_open; i++)    /* the groups with a free place for age a */
+            if (al->age_bits[list[i]][a] & *free_set(al, fr)) {
+                g_at[n_at] = list[i];
+                away[n_at++] = al->oob[list[i]][stage_of(a)];
+            }
+        for (int n = 0; n < SIM_N_NEEDS && n_at > 0; n++) {
             int32_t *row = x + (size_t)(a * SIM_N_NEEDS + n) * S;
-            for (int i = 0; i < n_open; i++)
+            for (int i = 0; i < n_at; i++)
                 if (row[away[i]] > 0)
-                    row[away[i]] = fill_chain(al, list[i], a, n, row[away[i]], fr, row);
+                    row[away[i]] = fill_chain(al, g_at[i], a, n, row[away[i]], fr, row);
         }
     }
 }
@@ -558,22 +599,20 @@ static void free_ages_home(const alloc *al, int32_t *x)
     }
 }
 
-/* Place the non-zero wants of want[i0 .. i1), in index order. */
+/* Place the non-zero wants of want[i0 .. i1) (i1 - i0 <= 64), in index order. */
 static void place_range(const alloc *al, int h, const int32_t *want, size_t i0, size_t i1,
                         int32_t *x, int32_t *fr)
 {
-    for (size_t i = i0; i < i1; i++)
-        if (want[i] != 0) {
-            const size_t c = i / SIM_N_SETTINGS;
-            place_one(al, h, (int)(c / SIM_N_NEEDS), (int)(c % SIM_N_NEEDS),
-                      (int)(i % SIM_N_SETTINGS), want[i], x, fr);
-        }
+    for (uint64_t m = nonzero_mask(want + i0, i1 - i0); m != 0; m &= m - 1) {
+        const size_t i = i0 + lowest_bit(m), c = i / SIM_N_SETTINGS;
+        place_one(al, h, (int)(c / SIM_N_NEEDS), (int)(c % SIM_N_NEEDS),
+                  (int)(i % SIM_N_SETTINGS), want[i], x, fr);
+    }
 }
 
 static void place_with(const alloc *al, int h, const int32_t *want, int32_t *x, int32_t *fr)
 {
     const size_t N = (size_t)SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS;
-    size_t i0 = 0;
 
     free_places(al, h, x, fr);
     if (h > 0) {
@@ -581,21 +620,14 @@ static void place_with(const alloc *al, int h, const int32_t *want, int32_t *x, 
         bring_back(al, x, fr);
     }
     /* want[] in memory order is age, need, setting: the documented order. Most of it is
-     * zero, so it is read in blocks of 8 (a fixed count, which -O2 turns into vector ORs)
-     * and only non-zero blocks are looked into. */
-    for (; i0 + 8 <= N; i0 += 8) {
-        int32_t any = 0;
-        for (size_t k = 0; k < 8; k++)
-            any |= want[i0 + k];
-        if (any != 0)
-            place_range(al, h, want, i0, i0 + 8, x, fr);
-    }
-    place_range(al, h, want, i0, N, x, fr);
+     * zero, so it is read 64 cells at a time as a mask of the non-zero ones. */
+    for (size_t i0 = 0; i0 < N; i0 += 64)
+        place_range(al, h, want, i0, N - i0 < 64 ? N : i0 + 64, x, fr);
 }
 
 void alloc_place(const alloc *al, int h, int32_t *want, int32_t *x)
 {
-    int32_t *fr = xmalloc(al->n_prov * sizeof *fr);
+    int32_t *fr = xmalloc((al->fm_at + 2) * sizeof *fr);
 
     place_with(al, h, want, x, fr);
     free(fr);
@@ -611,7 +643,7 @@ static void on_place(void *ctx, void *ws, int year, int32_t *want, int32_t *x, s
 
 engine_placer alloc_placer(const alloc *al)
 {
-    engine_placer pl = { al->extra, al->n_extra, al->n_prov * sizeof(int32_t), (void *)al,
+    engine_placer pl = { al->extra, al->n_extra, (al->fm_at + 2) * sizeof(int32_t), (void *)al,
                          on_place };
     return pl;
 }
@@ -732,7 +764,7 @@ static void add_totals(const alloc *al, const double *uc, const int32_t *tot, in
     }
 }
 
-/* Roll one (age a, need n) row into its phase's slot sums T, its row C (zeroed) of the
+/* Roll one (age a, need n) row into its phase's slot sums T, its row C of the
  * state collapsed to settings (what the next sink sees), and the demand and shortfall columns
  * dem[gi * N_GPN], sf[gi * N_GPN] of its (phase, need), visiting only its occupied cells.
  * Demand counts setting slots only at the ages their group limits (allocate.h); the extra
@@ -742,6 +774,7 @@ static void roll_row(const alloc *al, int a, const int32_t *restrict row, int32_
 {
     const size_t S = al->n_slots;
 
+    memcpy(C, row, SIM_N_SETTINGS * sizeof *C);
     for (size_t s0 = 0; s0 < S; s0 += 64) {
         uint64_t m = nonzero_mask(row + s0, S - s0 < 64 ? S - s0 : 64);
         for (; m != 0; m &= m - 1) {
@@ -749,7 +782,6 @@ static void roll_row(const alloc *al, int a, const int32_t *restrict row, int32_
             const int32_t v = row[s];
             T[s] += v;
             if (s < SIM_N_SETTINGS) {
-                C[s] += v;
                 if (al->sgi[a][s] >= 0)
                     dem[al->sgi[a][s] * N_GPN] += v;
             } else {
@@ -797,7 +829,6 @@ static void on_rep_year(void *ctx, const engine_view *v)
     memset(tot, 0, (size_t)SIM_N_PHASES * S * sizeof *tot);
     memset(iv, 0, r->m_int * sizeof *iv);
     memset(dv, 0, ALLOC_N_COST * sizeof *dv);
-    memset(coll, 0, sizeof coll);
     for (int a = 0; a < SIM_N_AGES; a++) {
         const size_t k = (size_t)al->phase[a] * ALLOC_N_GPN_NEED;
         for (int n = 0; n < SIM_N_NEEDS; n++) {
