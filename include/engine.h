@@ -84,15 +84,19 @@ typedef struct engine_flows {
 } engine_flows;
 
 /* What a sink sees of one replication after the step into year `year`: x[(a * SIM_N_NEEDS +
- * n) * n_slots + s] and slot_setting[s] (the setting each slot counts as). Borrowed: valid
- * only during the call. */
+ * n) * n_slots + s] and slot_setting[s] (the setting each slot counts as); the engine itself
+ * always gives x and no by_phase. Borrowed: valid only during the call. */
 typedef struct engine_view {
     size_t              rep;
     int                 year;            /* January census year just reached */
     int                 h;               /* years after the base year, 1..horizon */
     size_t              n_slots;
     const sim_setting  *slot_setting;
-    const int32_t      *x;
+    const int32_t      *x;               /* NULL when by_phase is given instead */
+    /* x summed over the ages of each phase, [phase][need][setting] with every slot counted as
+     * its setting, or NULL. A sink that has these sums already (the allocation stage) passes
+     * them on with x NULL, so the next sink's roll-up need not walk every age again. */
+    const int64_t      *by_phase;
     const engine_flows *flows;
     void               *ws;              /* the placer's per-replication workspace, or NULL */
 } engine_view;
@@ -116,6 +120,10 @@ typedef struct engine_placer {
     size_t             ws_size;
     void              *ctx;
     void (*place)(void *ctx, void *ws, int year, int32_t *want, int32_t *x, size_t n_slots);
+    /* [SIM_N_AGES] or NULL (all bits set). Bit s of wanted[a] clear: in projected years the
+     * engine puts pupils of age a drawn to setting s straight into slot s, as place() would
+     * (a setting the placer does not limit at that age), so only the others reach want. */
+    const uint16_t    *wanted;
 } engine_placer;
 
 /* Receives the replications. rep_year() is called for every replication and projected year

@@ -11,10 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
+#include "cells.h"
 #include "summary.h"
 #include "xalloc.h"
 
@@ -52,6 +50,8 @@ struct alloc {
     signed char     sgi[SIM_N_AGES][SIM_N_SETTINGS];  /* constrained group index whose
                                                     demand setting slot s counts at age a, or -1 */
     unsigned char   phase[SIM_N_AGES];           /* phase_of_age(), tabled */
+    uint16_t        wanted[SIM_N_AGES];          /* bit s: setting s is limited at age a
+                                                    (sgi[a][s] >= 0), so the placer places it */
     int32_t        *cap;                         /* [(horizon + 1) * n_prov] */
     double         *gcap;                        /* [(horizon + 1)][n_con][N_GPN] */
     double         *ucost;                       /* [(horizon + 1)][n_slots][SIM_N_PHASES] */
@@ -245,6 +245,8 @@ static void prepare_rows(alloc *al)
         for (int s = 0; s < SIM_N_SETTINGS; s++) {
             const int g = al->set_group[s];
             al->sgi[a][s] = (signed char)(g >= 0 && al->con_age[g][a] ? al->gi[g] : -1);
+            if (al->sgi[a][s] >= 0)
+                al->wanted[a] |= (uint16_t)(1u << s);
         }
     }
 }
@@ -412,55 +414,6 @@ int32_t alloc_capacity(const alloc *al, size_t p, int h)
 
 /* ---- placement ------------------------------------------------------------------------ */
 
-/* Bit j set when src[j] != 0, for n <= 64 cells: sixteen (then four) at a time with SSE2
- * where the compiler offers it, so that the mostly empty cells of a row (Hackney: about 2.5
- * occupied of 34) cost a few vector compares, not a visit each. */
-static inline uint64_t nonzero_mask(const int32_t *src, size_t n)
-{
-    uint64_t m = 0;
-    size_t j = 0;
-#ifdef __SSE2__
-    const __m128i z = _mm_setzero_si128();
-
-    for (; j + 16 <= n; j += 16) {
-        const __m128i *v = (const __m128i *)(const void *)(src + j);
-        __m128i lo = _mm_packs_epi32(_mm_cmpeq_epi32(_mm_loadu_si128(v), z),
-                                     _mm_cmpeq_epi32(_mm_loadu_si128(v + 1), z));
-        __m128i hi = _mm_packs_epi32(_mm_cmpeq_epi32(_mm_loadu_si128(v + 2), z),
-                                     _mm_cmpeq_epi32(_mm_loadu_si128(v + 3), z));
-        unsigned eq = (unsigned)_mm_movemask_epi8(_mm_packs_epi16(lo, hi));
-        m |= (uint64_t)(~eq & 0xffffu) << j;
-    }
-    for (; j + 4 <= n; j += 4) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + j));
-        unsigned eq = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, z)));
-        m |= (uint64_t)(~eq & 0xfu) << j;
-    }
-    if (j < n && n >= 4) {               /* the last 1-3 cells: the last four, overlapping */
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + n - 4));
-        unsigned eq = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, z)));
-        m |= (uint64_t)(~eq & 0xfu) << (n - 4);
-        j = n;
-    }
-#endif
-    for (; j < n; j++)
-        m |= (uint64_t)(src[j] != 0) << j;
-    return m;
-}
-
-/* Index of the lowest set bit of m != 0. */
-static inline unsigned lowest_bit(uint64_t m)
-{
-#if defined(__GNUC__)
-    return (unsigned)__builtin_ctzll(m);
-#else
-    unsigned j = 0;
-    while (!(m >> j & 1u))
-        j++;
-    return j;
-#endif
-}
-
 /* The set of provisions that may have free places (bit p: fr[p] > 0; all bits when there
  * are more than 64 provisions), kept in the placer's workspace after fr[]. */
 static uint64_t *free_set(const alloc *al, int32_t *fr)
@@ -468,24 +421,17 @@ static uint64_t *free_set(const alloc *al, int32_t *fr)
     return (uint64_t *)(void *)(fr + al->fm_at);
 }
 
-/* Free places per provision: capacity minus the continuing pupils already in it (only the
- * occupied provision cells of a row are visited), and their set. */
+/* Free places per provision: capacity minus the continuing pupils already in it, the
+ * provision cells of every row at the ages some provision serves taken off in whole rows (a
+ * row's provision cells are contiguous), and their set. */
 static void free_places(const alloc *al, int h, const int32_t *x, int32_t *restrict fr)
 {
     const size_t S = al->n_slots, P = al->n_prov;
 
     memcpy(fr, al->cap + (size_t)h * P, P * sizeof *fr);
     for (size_t c = (size_t)al->age_lo * SIM_N_NEEDS; c < (size_t)(al->age_hi + 1) * SIM_N_NEEDS;
-         c++) {
-        const int32_t *restrict row = x + c * S + SIM_N_SETTINGS;
-        for (size_t p0 = 0; p0 < P; p0 += 64) {
-            uint64_t m = nonzero_mask(row + p0, P - p0 < 64 ? P - p0 : 64);
-            for (; m != 0; m &= m - 1) {
-                const size_t p = p0 + lowest_bit(m);
-                fr[p] -= row[p];
-            }
-        }
-    }
+         c++)
+        cells_add(fr, x + c * S + SIM_N_SETTINGS, P, -1);
     *free_set(al, fr) = P > 64 ? ~(uint64_t)0 : 0;
     for (size_t p = 0; p < P && P <= 64; p++)
         *free_set(al, fr) |= (uint64_t)(fr[p] > 0) << p;
@@ -603,8 +549,8 @@ static void free_ages_home(const alloc *al, int32_t *x)
 static void place_range(const alloc *al, int h, const int32_t *want, size_t i0, size_t i1,
                         int32_t *x, int32_t *fr)
 {
-    for (uint64_t m = nonzero_mask(want + i0, i1 - i0); m != 0; m &= m - 1) {
-        const size_t i = i0 + lowest_bit(m), c = i / SIM_N_SETTINGS;
+    for (uint64_t m = cells_nonzero(want + i0, i1 - i0); m != 0; m &= m - 1) {
+        const size_t i = i0 + cells_lowest(m), c = i / SIM_N_SETTINGS;
         place_one(al, h, (int)(c / SIM_N_NEEDS), (int)(c % SIM_N_NEEDS),
                   (int)(i % SIM_N_SETTINGS), want[i], x, fr);
     }
@@ -643,8 +589,9 @@ static void on_place(void *ctx, void *ws, int year, int32_t *want, int32_t *x, s
 
 engine_placer alloc_placer(const alloc *al)
 {
-    engine_placer pl = { al->extra, al->n_extra, (al->fm_at + 2) * sizeof(int32_t), (void *)al,
-                         on_place };
+    engine_placer pl = { .extra = al->extra, .n_extra = al->n_extra,
+                         .ws_size = (al->fm_at + 2) * sizeof(int32_t), .ctx = (void *)al,
+                         .place = on_place, .wanted = al->wanted };
     return pl;
 }
 
@@ -764,41 +711,58 @@ static void add_totals(const alloc *al, const double *uc, const int32_t *tot, in
     }
 }
 
-/* Roll one (age a, need n) row into its phase's slot sums T, its row C of the
- * state collapsed to settings (what the next sink sees), and the demand and shortfall columns
- * dem[gi * N_GPN], sf[gi * N_GPN] of its (phase, need), visiting only its occupied cells.
- * Demand counts setting slots only at the ages their group limits (allocate.h); the extra
- * slots all count. */
-static void roll_row(const alloc *al, int a, const int32_t *restrict row, int32_t *restrict T,
-                     int32_t *restrict C, int32_t *dem, int32_t *sf)
+/* The rows of phase ph summed over its ages, P[n * S + s], and lim[n][s]: the same for the
+ * setting slots only at the ages their group limits (demand counts those, allocate.h). Whole
+ * rows are added a few cells per instruction, so the per-cell work that follows runs on
+ * SIM_N_PHASES x SIM_N_NEEDS rows instead of one per age. */
+static void sum_phase(const alloc *al, int ph, const int32_t *x, int32_t *restrict P,
+                      int32_t lim[SIM_N_NEEDS][SIM_N_SETTINGS])
 {
     const size_t S = al->n_slots;
 
-    memcpy(C, row, SIM_N_SETTINGS * sizeof *C);
-    for (size_t s0 = 0; s0 < S; s0 += 64) {
-        uint64_t m = nonzero_mask(row + s0, S - s0 < 64 ? S - s0 : 64);
-        for (; m != 0; m &= m - 1) {
-            const size_t s = s0 + lowest_bit(m);
-            const int32_t v = row[s];
+    memset(P, 0, SIM_N_NEEDS * S * sizeof *P);
+    memset(lim, 0, SIM_N_NEEDS * sizeof *lim);
+    for (int a = phase_first_age((sim_phase)ph); a <= phase_last_age((sim_phase)ph); a++)
+        for (int n = 0; n < SIM_N_NEEDS; n++) {
+            const int32_t *row = x + (size_t)(a * SIM_N_NEEDS + n) * S;
+            cells_add(P + (size_t)n * S, row, S, 1);
+            for (unsigned m = al->wanted[a]; m != 0; m &= m - 1)
+                lim[n][cells_lowest(m)] += row[cells_lowest(m)];
+        }
+}
+
+/* Roll the sums Pn of phase ph, need n into the phase's slot sums T, its setting sums B (every
+ * slot counted as its setting: what the next sink sees), and the demand and shortfall columns
+ * dem[gi * N_GPN], sf[gi * N_GPN] of (ph, n), visiting only the occupied sums. */
+static void roll_sums(const alloc *al, const int32_t *restrict Pn, const int32_t *lim,
+                      int32_t *restrict T, int64_t *restrict B, int32_t *dem, int32_t *sf)
+{
+    const size_t S = al->n_slots;
+
+    for (int s = 0; s < SIM_N_SETTINGS; s++)
+        if (lim[s] != 0)
+            dem[al->gi[al->set_group[s]] * N_GPN] += lim[s];
+    for (size_t s0 = 0; s0 < S; s0 += 64)
+        for (uint64_t m = cells_nonzero(Pn + s0, S - s0 < 64 ? S - s0 : 64); m != 0; m &= m - 1) {
+            const size_t s = s0 + cells_lowest(m);
+            const int32_t v = Pn[s];
             T[s] += v;
             if (s < SIM_N_SETTINGS) {
-                if (al->sgi[a][s] >= 0)
-                    dem[al->sgi[a][s] * N_GPN] += v;
+                B[s] += v;
             } else {
                 const xinfo *e = &al->xin[s];
-                C[e->setting] += v;
+                B[e->setting] += v;
                 dem[e->gi * N_GPN] += v;
                 if (e->oob)
                     sf[e->gi * N_GPN] += v;
             }
         }
-    }
 }
 
-/* Pass the year on to the next sink with the state collapsed to the setting slots: every
- * provision and out-of-borough slot counts as its setting, which is all a demand roll-up
- * needs, and it then costs what it costs without allocation. */
-static void pass_on(const alloc_result *r, const engine_view *v, const int32_t *coll)
+/* Pass the year on to the next sink as the setting sums by phase: every provision and
+ * out-of-borough slot counts as its setting, which is all a demand roll-up needs, and it then
+ * costs what it costs without allocation. */
+static void pass_on(const alloc_result *r, const engine_view *v, const int64_t *by_phase)
 {
     engine_view cv = *v;
     static const sim_setting SETTINGS[SIM_N_SETTINGS] = {
@@ -807,10 +771,12 @@ static void pass_on(const alloc_result *r, const engine_view *v, const int32_t *
 
     cv.n_slots = SIM_N_SETTINGS;
     cv.slot_setting = SETTINGS;
-    cv.x = coll;
+    cv.x = NULL;
+    cv.by_phase = by_phase;
     r->next.rep_year(r->next.ctx, &cv);
 }
 
+/* One replication-year's figures: phase by phase, the rows summed over ages, then rolled. */
 static void on_rep_year(void *ctx, const engine_view *v)
 {
     alloc_result *r = ctx;
@@ -819,22 +785,25 @@ static void on_rep_year(void *ctx, const engine_view *v)
     const double *uc = al->ucost + (size_t)v->h * S * SIM_N_PHASES;
     int32_t *iv = r->iv + v->rep * r->m_int, oob = 0, sf = 0;
     int32_t *sfc = iv + al->n_prov, *dem = sfc + al->n_con * N_GPN;
-    int32_t coll[SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS], stack[SIM_N_PHASES * FAST_SLOTS];
-    int32_t *tot = stack;
+    int32_t stack[(SIM_N_PHASES + SIM_N_NEEDS) * FAST_SLOTS], lim[SIM_N_NEEDS][SIM_N_SETTINGS];
+    int32_t *tot = stack, *P;
+    int64_t by_phase[SIM_N_PHASES * SIM_N_NEEDS * SIM_N_SETTINGS] = { 0 };
     double *dv = r->dv + v->rep * ALLOC_N_COST;
 
     /* scratch on the stack (the worker is not known here), on the heap for huge scenarios */
     if (S > FAST_SLOTS)
-        tot = xmalloc((size_t)SIM_N_PHASES * S * sizeof *tot);
+        tot = xmalloc((size_t)(SIM_N_PHASES + SIM_N_NEEDS) * S * sizeof *tot);
+    P = tot + (size_t)SIM_N_PHASES * S;
     memset(tot, 0, (size_t)SIM_N_PHASES * S * sizeof *tot);
     memset(iv, 0, r->m_int * sizeof *iv);
     memset(dv, 0, ALLOC_N_COST * sizeof *dv);
-    for (int a = 0; a < SIM_N_AGES; a++) {
-        const size_t k = (size_t)al->phase[a] * ALLOC_N_GPN_NEED;
+    for (int ph = 0; ph < SIM_N_PHASES; ph++) {
+        sum_phase(al, ph, v->x, P, lim);
         for (int n = 0; n < SIM_N_NEEDS; n++) {
-            const size_t c = (size_t)(a * SIM_N_NEEDS + n);
-            roll_row(al, a, v->x + c * S, tot + (size_t)al->phase[a] * S,
-                     coll + c * SIM_N_SETTINGS, dem + k + (size_t)n, sfc + k + (size_t)n);
+            const size_t k = (size_t)ph * ALLOC_N_GPN_NEED + (size_t)n;
+            roll_sums(al, P + (size_t)n * S, lim[n], tot + (size_t)ph * S,
+                      by_phase + (size_t)(ph * SIM_N_NEEDS + n) * SIM_N_SETTINGS, dem + k,
+                      sfc + k);
         }
     }
     add_totals(al, uc, tot, iv, dv, &oob);
@@ -849,7 +818,7 @@ static void on_rep_year(void *ctx, const engine_view *v)
         r->rep_oob[hi * r->n_reps + v->rep] = oob;
         r->rep_spend[hi * r->n_reps + v->rep] = dv[ALLOC_COST_ALL];
         if (r->next.rep_year)
-            pass_on(r, v, coll);
+            pass_on(r, v, by_phase);
     }
     if (tot != stack)
         free(tot);

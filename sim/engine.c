@@ -14,17 +14,16 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "cells.h"
 #include "sample.h"
 #include "xalloc.h"
 
 enum { N_CELLS_AN = SIM_N_AGES * SIM_N_NEEDS, MAX_HORIZON = 200 };
+_Static_assert(SIM_N_SETTINGS <= 16, "engine_placer.wanted holds a bit per setting");
 
 /* Binomials with a mean below INV_MAX_MEAN use inversion; removal draws on cells below
  * POW_TABLE plans take (1 - p)^n from a table of the rates in force (rebuilt each
@@ -97,6 +96,7 @@ struct engine {
                                                growth and shock */
     double         *dsum;                   /* [horizon + 1]: d + d^2 + ... + d^h */
     pref_row        rows[SIM_N_PHASES][SIM_N_NEEDS];
+    uint16_t        wanted[SIM_N_AGES];     /* the placer's, or every setting */
     int32_t         base[N_CELLS_AN * SIM_N_SETTINGS];
 };
 
@@ -307,6 +307,8 @@ static void prepare_slots(engine *e)
     const engine_placer *pl = &e->placer;
 
     e->n_slots = SIM_N_SETTINGS + pl->n_extra;
+    for (int a = 0; a < SIM_N_AGES; a++)
+        e->wanted[a] = pl->wanted ? pl->wanted[a] : (uint16_t)((1u << SIM_N_SETTINGS) - 1u);
     e->slot_setting = xmalloc(e->n_slots * sizeof *e->slot_setting);
     e->keep = xcalloc(e->n_slots * SIM_N_AGES, 1);
     for (size_t s = 0; s < e->n_slots; s++) {
@@ -591,7 +593,7 @@ static int32_t draw_poisson(sample_rng *sr, double mu)
 /* Place `rem` pupils over the row's settings j .. k - 1 by independent categorical draws with
  * the shares of those settings (the conditional multinomial): one uniform per pupil, rem
  * bounded by SMALL_TOTAL, so no per-pupil scaling. */
-static void place_few(rep_ctx *rc, const pref_row *row, int j, int32_t rem, int32_t *dst)
+static void place_few(rep_ctx *rc, const pref_row *row, int j, int32_t rem, int32_t *got)
 {
     const double lo = j > 0 ? row->cum[j - 1] : 0.0, span = row->cum[row->k - 1] - lo;
 
@@ -600,36 +602,36 @@ static void place_few(rep_ctx *rc, const pref_row *row, int j, int32_t rem, int3
         int s = j;
         for (int c = j; c < row->k - 1; c++)   /* cum ascends: counting the cums <= u */
             s += u >= row->cum[c];             /* finds the setting without a mispredict */
-        dst[row->set[s]] += 1;
+        got[s] += 1;
     }
 }
 
 /* Split `total` pupils of age a and need n over their phase's preference row; add them to the
- * setting slots of `cell` (x at [a][n]) or, with a place() hook, to `want`. The multinomial is
- * drawn as binomials down the row (largest share first) until at most SMALL_TOTAL pupils are
- * left, and those by categorical draws, which cost one uniform each instead of up to k - 1
- * binomials. */
+ * setting slots of `cell` (x at [a][n]) or, for the settings the placer wants at age a, to
+ * `want`. The multinomial is drawn as binomials down the row (largest share first) until at
+ * most SMALL_TOTAL pupils are left, and those by categorical draws, which cost one uniform
+ * each instead of up to k - 1 binomials. */
 static void place_row(rep_ctx *rc, int a, int n, int32_t total, int32_t *cell)
 {
-    const pref_row *row = &rc->e->rows[rc->e->phase_of[a]][n];
-    int32_t *dst = rc->want ? rc->want + (size_t)(a * SIM_N_NEEDS + n) * SIM_N_SETTINGS : cell;
-    int32_t rem = total;
+    const engine *e = rc->e;
+    const pref_row *row = &e->rows[e->phase_of[a]][n];
+    int32_t *want = rc->want ? rc->want + (size_t)(a * SIM_N_NEEDS + n) * SIM_N_SETTINGS : NULL;
+    const unsigned wanted = want ? e->wanted[a] : 0;
+    int32_t got[SIM_N_SETTINGS] = { 0 }, rem = total;
 
-    if (row->k == 1) {
-        dst[row->set[0]] += total;
-        return;
-    }
     for (int j = 0; j < row->k && rem > 0; j++) {
-        int32_t c;
         if (rem <= SMALL_TOTAL && j < row->k - 1) {
-            place_few(rc, row, j, rem, dst);
-            return;
+            place_few(rc, row, j, rem, got);
+            break;
         }
-        c = row->cond[j] >= 1.0 ? rem
-                                : (int32_t)draw_binomial_l(&rc->sr, row->cond[j], rem,
-                                                           row->lcond[j], row->ocond[j]);
-        dst[row->set[j]] += c;
-        rem -= c;
+        got[j] = row->cond[j] >= 1.0 ? rem
+                                     : (int32_t)draw_binomial_l(&rc->sr, row->cond[j], rem,
+                                                                row->lcond[j], row->ocond[j]);
+        rem -= got[j];
+    }
+    for (int j = 0; j < row->k; j++) {
+        const int s = row->set[j];
+        (wanted >> s & 1u ? want : cell)[s] += got[j];
     }
 }
 
@@ -638,26 +640,6 @@ typedef struct row_count {
     int64_t before, removed;
     int32_t pool, aged, leaving;
 } row_count;
-
-/* Bit s set when src[s] != 0, for S <= 64 cells: four at a time with SSE2 where the compiler
- * offers it (the scalar loop was a tenth of a Hackney step). */
-static inline uint64_t occupancy(const int32_t *src, size_t S)
-{
-    uint64_t m = 0;
-    size_t s = 0;
-#ifdef __SSE2__
-    const __m128i zero = _mm_setzero_si128();
-
-    for (; s + 4 <= S; s += 4) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + s));
-        unsigned eq = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, zero)));
-        m |= (uint64_t)(~eq & 0xfu) << s;
-    }
-#endif
-    for (; s < S; s++)
-        m |= (uint64_t)(src[s] != 0) << s;
-    return m;
-}
 
 /* Empty one occupied cell of age a. A cell whose slot serves age a + 1 (dst not NULL) has
  * its own removal draw and its survivors move to dst; the others only add to `leaving`, whose
@@ -715,7 +697,7 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
         if (S <= 64) {
             /* visit occupied cells only: a branch-free occupancy mask, then its set bits
              * (testing every cell mispredicted on the sparse rows of a small LA) */
-            uint64_t m = occupancy(src, S);
+            uint64_t m = cells_nonzero(src, S);
             while (m) {
                 size_t s = (size_t)__builtin_ctzll(m);
                 m &= m - 1;

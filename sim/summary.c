@@ -250,7 +250,9 @@ static void on_rep_year(void *ctx, const engine_view *v)
     int64_t cube[SUMMARY_N_SERIES];
     int32_t *row = sm->values + v->rep * SUMMARY_N_SERIES;
 
-    for (int a = 0; a < SIM_N_AGES; a++) {
+    if (v->by_phase != NULL)             /* summed by an earlier sink */
+        memcpy(c, v->by_phase, sizeof c);
+    for (int a = 0; a < SIM_N_AGES && v->by_phase == NULL; a++) {
         int p = phase_of_age(a);
         for (int n = 0; n < SIM_N_NEEDS; n++) {
             const int32_t *x = v->x + (size_t)(a * SIM_N_NEEDS + n) * v->n_slots;
