@@ -112,7 +112,8 @@ typedef struct engine_view {
  *                   want[(a * SIM_N_NEEDS + n) * SIM_N_SETTINGS + s] pupils of age a and need
  *                   n who need a place and were drawn to setting s; it must add every one of
  *                   them to some slot of x (same age and need) and may use `ws`. It is called
- *                   from worker threads, so it may write only to `ws`, `x` and `want`, and
+ *                   from worker threads, so it may write only to `ws`, `x` and the entries
+ *                   of `want` it was given (the engine zeroes those rows afterwards), and
  *                   must not draw random numbers (results must not depend on threads). */
 typedef struct engine_placer {
     const engine_slot *extra;

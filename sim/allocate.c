@@ -60,8 +60,8 @@ struct alloc {
     int             set_group[SIM_N_SETTINGS];   /* group_of_setting(), tabled */
     int             age_lo, age_hi;              /* ages some provision serves */
     unsigned char   con_age[SIM_N_GROUPS][SIM_N_AGES];  /* 1: some provision of g serves a */
-    unsigned char   free_age[SIM_N_GROUPS * SIM_N_AGES][2];  /* (age, group) pairs of
-                                                    constrained groups at ages they leave free */
+    unsigned char   free_age[SIM_N_GROUPS * SIM_N_AGES][2];  /* (age, group): first ages a
+                                                    constrained group leaves free in a stage */
     size_t          n_free;
 };
 
@@ -118,9 +118,12 @@ static void prepare_groups(alloc *al)
         for (int a = sc->provisions[p].age_from; a <= sc->provisions[p].age_to; a++)
             if (a >= 0 && a < SIM_N_AGES)
                 al->con_age[sc->provisions[p].group][a] = 1;
+    /* Out-of-borough pupils reach an age their group does not limit only by ageing out of one
+     * it limits within the stage (none are placed out of borough there, and those arriving
+     * go home at once), so only such first free ages can hold any. */
     for (int g = 0; g < SIM_N_GROUPS; g++)
-        for (int a = 0; a < SIM_N_AGES && al->gi[g] >= 0; a++)
-            if (!al->con_age[g][a]) {
+        for (int a = 1; a < SIM_N_AGES && al->gi[g] >= 0; a++)
+            if (!al->con_age[g][a] && al->con_age[g][a - 1] && stage_of(a) == stage_of(a - 1)) {
                 al->free_age[al->n_free][0] = (unsigned char)a;
                 al->free_age[al->n_free++][1] = (unsigned char)g;
             }
@@ -614,6 +617,7 @@ struct alloc_result {
     int32_t        *col;                 /* [n_workers][n_reps] */
     double         *sorted;              /* [n_workers][n_reps] */
     uint32_t       *hist;                /* [n_workers][HIST_RANGE] */
+    uint64_t       *keys;                /* [n_workers][2][n_reps] radix sort keys */
 };
 
 static size_t m_int_of(const alloc *al) { return al->n_prov + 2 * al->n_con * N_GPN; }
@@ -642,6 +646,7 @@ alloc_result *alloc_result_new(const alloc *al, size_t n_reps, int horizon, size
     r->col = xmalloc(r->n_workers * CHUNK * (n_reps ? n_reps : 1) * sizeof *r->col);
     r->sorted = xmalloc(r->n_workers * (n_reps ? n_reps : 1) * sizeof *r->sorted);
     r->hist = xmalloc(r->n_workers * HIST_RANGE * sizeof *r->hist);
+    r->keys = xmalloc(r->n_workers * 2 * (n_reps ? n_reps : 1) * sizeof *r->keys);
     base_year_bands(r);
     return r;
 }
@@ -650,7 +655,7 @@ size_t alloc_result_bytes(const alloc *al, size_t n_reps, int horizon, size_t n_
 {
     const size_t H = (size_t)horizon, C = al->n_con ? al->n_con : 1;
 
-    return n_reps * (m_int_of(al) * 4 + ALLOC_N_COST * 8 + H * 16 + n_workers * (8 + 4 * CHUNK))
+    return n_reps * (m_int_of(al) * 4 + ALLOC_N_COST * 8 + H * 16 + n_workers * (24 + 4 * CHUNK))
            + (H + 1) * (C * N_GPN * sizeof(alloc_gpn_band) + al->n_prov * sizeof(alloc_prov_band))
            + n_workers * HIST_RANGE * 4;
 }
@@ -670,6 +675,7 @@ void alloc_result_free(alloc_result *r)
     free(r->col);
     free(r->sorted);
     free(r->hist);
+    free(r->keys);
     alloc_free(r->owned);
     free(r);
 }
@@ -830,6 +836,49 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The key of a double whose unsigned order is the order of the values (no NaNs here). */
+static inline uint64_t order_key(double d)
+{
+    uint64_t u;
+
+    memcpy(&u, &d, sizeof u);
+    return u >> 63 ? ~u : u | (uint64_t)1 << 63;
+}
+
+/* x[0..n-1] sorted ascending by an LSD radix sort of order_key() on bytes, through two
+ * scratch arrays of n keys (exact, and linear: the spend columns are 10,000 doubles a year
+ * each, which qsort()'s comparison calls made a visible cost). A byte that every key shares
+ * takes no pass. */
+static void sort_doubles(double *x, size_t n, uint64_t *a, uint64_t *b)
+{
+    uint64_t and_all = ~(uint64_t)0, or_all = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        a[i] = order_key(x[i]);
+        and_all &= a[i];
+        or_all |= a[i];
+    }
+    for (int d = 0; d < 64; d += 8) {
+        size_t count[257] = { 0 };
+        uint64_t *t;
+        if (((and_all ^ or_all) >> d & 0xffu) == 0)
+            continue;
+        for (size_t i = 0; i < n; i++)
+            count[(a[i] >> d & 0xffu) + 1]++;
+        for (int k = 0; k < 256; k++)
+            count[k + 1] += count[k];
+        for (size_t i = 0; i < n; i++)
+            b[count[a[i] >> d & 0xffu]++] = a[i];
+        t = a;                           /* the sorted keys are now in b */
+        a = b;
+        b = t;
+    }
+    for (size_t i = 0; i < n; i++) {     /* keys back to values */
+        uint64_t u = a[i] >> 63 ? a[i] & ~((uint64_t)1 << 63) : ~a[i];
+        memcpy(&x[i], &u, sizeof u);
+    }
+}
+
 /* v[0..n-1] sorted into `out` (as doubles) through a histogram when the range allows;
  * returns the mean. */
 static double sort_ints(const int32_t *v, size_t n, uint32_t *hist, double *out)
@@ -945,7 +994,7 @@ static void band_cost(alloc_result *r, int h, int s, size_t w)
         x[i] = r->dv[i * ALLOC_N_COST + (size_t)s];
         sum += x[i];
     }
-    qsort(x, n, sizeof *x, cmp_double);
+    sort_doubles(x, n, r->keys + 2 * w * n, r->keys + (2 * w + 1) * n);
     b->mean = sum / (double)n;
     b->p025 = summary_quantile_sorted(x, n, 0.025);
     b->p10 = summary_quantile_sorted(x, n, 0.10);

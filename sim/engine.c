@@ -523,6 +523,7 @@ typedef struct rep_ctx {
     const rates  *rt;                   /* the rates in force: &e->base_rates or &own */
     rates         own;                  /* the shifted rates when shift != 0 */
     int32_t      *want;                 /* worker scratch when a place() hook exists */
+    uint64_t      want_rows[(N_CELLS_AN + 63) / 64];  /* rows of want written this year */
     engine_flows  flows;
 } rep_ctx;
 
@@ -631,7 +632,13 @@ static void place_row(rep_ctx *rc, int a, int n, int32_t total, int32_t *cell)
     }
     for (int j = 0; j < row->k; j++) {
         const int s = row->set[j];
-        (wanted >> s & 1u ? want : cell)[s] += got[j];
+        if (wanted >> s & 1u && got[j] > 0) {
+            const size_t c = (size_t)(a * SIM_N_NEEDS + n);
+            want[s] += got[j];
+            rc->want_rows[c / 64] |= (uint64_t)1 << (c % 64);
+        } else {
+            cell[s] += got[j];
+        }
     }
 }
 
@@ -733,6 +740,18 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
     fl->transfers_in[na] = arrivals - fl->joiners[na];
 }
 
+/* Zero the rows of want that this year's placements wrote (place() may leave them as they
+ * were), not the whole array: with a placer that limits few settings, few rows are written. */
+static void clear_wants(rep_ctx *rc)
+{
+    for (size_t i = 0; i < sizeof rc->want_rows / sizeof *rc->want_rows; i++) {
+        for (uint64_t m = rc->want_rows[i]; m != 0; m &= m - 1)
+            memset(rc->want + (i * 64 + cells_lowest(m)) * SIM_N_SETTINGS, 0,
+                   SIM_N_SETTINGS * sizeof *rc->want);
+        rc->want_rows[i] = 0;
+    }
+}
+
 static void step(rep_ctx *rc, int h)
 {
     const engine *e = rc->e;
@@ -760,7 +779,7 @@ static void step(rep_ctx *rc, int h)
     }
     if (rc->want) {
         e->placer.place(e->placer.ctx, rc->ws, e->base_year + h, rc->want, rc->x, e->n_slots);
-        memset(rc->want, 0, N_CELLS_AN * SIM_N_SETTINGS * sizeof *rc->want);
+        clear_wants(rc);
     }
 }
 
