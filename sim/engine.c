@@ -618,6 +618,7 @@ static void place_row(rep_ctx *rc, int a, int n, int32_t total, int32_t *cell)
     const pref_row *row = &e->rows[e->phase_of[a]][n];
     int32_t *want = rc->want ? rc->want + (size_t)(a * SIM_N_NEEDS + n) * SIM_N_SETTINGS : NULL;
     const unsigned wanted = want ? e->wanted[a] : 0;
+    unsigned sent = 0;
     int32_t got[SIM_N_SETTINGS] = { 0 }, rem = total;
 
     for (int j = 0; j < row->k && rem > 0; j++) {
@@ -630,15 +631,17 @@ static void place_row(rep_ctx *rc, int a, int n, int32_t total, int32_t *cell)
                                                                 row->lcond[j], row->ocond[j]);
         rem -= got[j];
     }
+    /* branch-free: whether a setting is wanted, and whether it got anyone, are coin flips to
+     * a branch predictor */
     for (int j = 0; j < row->k; j++) {
         const int s = row->set[j];
-        if (wanted >> s & 1u && got[j] > 0) {
-            const size_t c = (size_t)(a * SIM_N_NEEDS + n);
-            want[s] += got[j];
-            rc->want_rows[c / 64] |= (uint64_t)1 << (c % 64);
-        } else {
-            cell[s] += got[j];
-        }
+        const unsigned w = wanted >> s & 1u;
+        (w ? want : cell)[s] += got[j];
+        sent |= w & (unsigned)(got[j] > 0);
+    }
+    if (sent) {
+        const size_t c = (size_t)(a * SIM_N_NEEDS + n);
+        rc->want_rows[c / 64] |= (uint64_t)1 << (c % 64);
     }
 }
 
