@@ -11,6 +11,7 @@
 
 #include "allocate.h"
 #include "report_alloc.h"
+#include "summary.h"
 #include "test_helpers.h"
 #include "xalloc.h"
 
@@ -686,4 +687,40 @@ Test(allocate, run_exits_74_when_a_chart_cannot_be_written)
     cr_expect(ne(int, access(path, F_OK), 0));     /* no chart left behind */
     snprintf(path, sizeof path, "rm -rf '%s'", dir);
     cr_expect(eq(int, system(path), 0));
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The spend bands (radix-sorted inside) equal type-7 quantiles of the replications' spend
+ * sorted here with qsort(). */
+Test(allocate, spend_bands_are_the_exact_quantiles_of_the_replications)
+{
+    scenario *sc = load("scenarios/hackney/scenario.ini");
+    fit f;
+    alloc_result *r = NULL;
+    alloc_run_options o = { 301, 2, 5, 4 };
+    double x[301];
+
+    fit_of(sc, &f);
+    cr_assert(eq(int, alloc_simulate(sc, &f, &o, NULL, &r, NULL), SIM_OK));
+    for (int h = 1; h <= 4; h++) {
+        const alloc_cost_band *b = alloc_get_cost(r, h, ALLOC_COST_ALL);
+        double sum = 0.0;
+        for (size_t i = 0; i < 301; i++)
+            sum += x[i] = alloc_rep_spend(r, h, i);
+        qsort(x, 301, sizeof *x, cmp_dbl);
+        cr_expect(gt(dbl, x[300], x[0]), "spend does not vary");
+        cr_expect(eq(dbl, b->p025, summary_quantile_sorted(x, 301, 0.025)));
+        cr_expect(eq(dbl, b->p10, summary_quantile_sorted(x, 301, 0.10)));
+        cr_expect(eq(dbl, b->p50, summary_quantile_sorted(x, 301, 0.50)));
+        cr_expect(eq(dbl, b->p90, summary_quantile_sorted(x, 301, 0.90)));
+        cr_expect(eq(dbl, b->p975, summary_quantile_sorted(x, 301, 0.975)));
+        cr_expect(epsilon_eq(dbl, b->mean, sum / 301.0, 1e-9 * sum / 301.0));
+    }
+    alloc_result_free(r);
+    scenario_free(sc);
 }
