@@ -616,7 +616,7 @@ struct alloc_result {
     alloc_cost_band *cost;               /* [horizon + 1][ALLOC_N_COST] */
     int32_t        *col;                 /* [n_workers][n_reps] */
     double         *sorted;              /* [n_workers][n_reps] */
-    uint32_t       *hist;                /* [n_workers][HIST_RANGE] */
+    uint32_t       *hist;                /* [n_workers][HIST_RANGE + 1] */
     uint64_t       *keys;                /* [n_workers][2][n_reps] radix sort keys */
 };
 
@@ -645,7 +645,7 @@ alloc_result *alloc_result_new(const alloc *al, size_t n_reps, int horizon, size
     r->cost = xcalloc((H + 1) * ALLOC_N_COST, sizeof *r->cost);
     r->col = xmalloc(r->n_workers * CHUNK * (n_reps ? n_reps : 1) * sizeof *r->col);
     r->sorted = xmalloc(r->n_workers * (n_reps ? n_reps : 1) * sizeof *r->sorted);
-    r->hist = xmalloc(r->n_workers * HIST_RANGE * sizeof *r->hist);
+    r->hist = xmalloc(r->n_workers * (HIST_RANGE + 1) * sizeof *r->hist);
     r->keys = xmalloc(r->n_workers * 2 * (n_reps ? n_reps : 1) * sizeof *r->keys);
     base_year_bands(r);
     return r;
@@ -657,7 +657,7 @@ size_t alloc_result_bytes(const alloc *al, size_t n_reps, int horizon, size_t n_
 
     return n_reps * (m_int_of(al) * 4 + ALLOC_N_COST * 8 + H * 16 + n_workers * (24 + 4 * CHUNK))
            + (H + 1) * (C * N_GPN * sizeof(alloc_gpn_band) + al->n_prov * sizeof(alloc_prov_band))
-           + n_workers * HIST_RANGE * 4;
+           + n_workers * (HIST_RANGE + 1) * 4;
 }
 
 void alloc_result_free(alloc_result *r)
@@ -879,9 +879,20 @@ static void sort_doubles(double *x, size_t n, uint64_t *a, uint64_t *b)
     }
 }
 
-/* v[0..n-1] sorted into `out` (as doubles) through a histogram when the range allows;
- * returns the mean. */
-static double sort_ints(const int32_t *v, size_t n, uint32_t *hist, double *out)
+/* One column of n values in order: as cumulative counts cum[b] = number of values below
+ * lo + b (b = 0 .. span + 1) when the range allows, else sorted out as doubles in x. Exact
+ * either way; the counts need no pass writing n values out. */
+typedef struct ordered {
+    size_t          n;
+    int32_t         lo;
+    uint32_t        span;
+    const uint32_t *cum;                 /* NULL: use x */
+    const double   *x;
+} ordered;
+
+/* The column v[0..n-1] in order, through hist (HIST_RANGE + 1 counts) or out[n]; returns the
+ * mean. */
+static double order_ints(const int32_t *v, size_t n, uint32_t *hist, double *out, ordered *o)
 {
     int32_t lo = v[0], hi = v[0];
     int64_t sum = 0;
@@ -891,17 +902,15 @@ static double sort_ints(const int32_t *v, size_t n, uint32_t *hist, double *out)
         lo = v[i] < lo ? v[i] : lo;
         hi = v[i] > hi ? v[i] : hi;
     }
-    if (lo == hi) {
+    *o = (ordered){ n, lo, (uint32_t)((int64_t)hi - lo), NULL, out };
+    if ((int64_t)hi - lo < HIST_RANGE) {
+        uint32_t acc = 0;
+        memset(hist, 0, ((size_t)o->span + 2) * sizeof *hist);
         for (size_t i = 0; i < n; i++)
-            out[i] = lo;
-    } else if ((int64_t)hi - lo < HIST_RANGE) {     /* counts: exact and linear */
-        size_t k = 0;
-        memset(hist, 0, ((size_t)(hi - lo) + 1) * sizeof *hist);
-        for (size_t i = 0; i < n; i++)
-            hist[v[i] - lo]++;
-        for (int32_t b = 0; b <= hi - lo; b++)
-            for (uint32_t j = 0; j < hist[b]; j++)
-                out[k++] = (double)(lo + b);
+            hist[v[i] - lo + 1]++;
+        for (uint32_t b = 0; b <= o->span + 1; b++)   /* counts to counts below */
+            hist[b] = acc += hist[b];
+        o->cum = hist;
     } else {
         for (size_t i = 0; i < n; i++)
             out[i] = v[i];
@@ -910,54 +919,89 @@ static double sort_ints(const int32_t *v, size_t n, uint32_t *hist, double *out)
     return (double)sum / (double)n;
 }
 
-/* Share of sorted x[0..n-1] above `t` (strictly, or at least t when `ge`). */
-static double share_above(const double *x, size_t n, double t, int ge)
+/* The value of rank k (0-based) of o. */
+static double ordered_at(const ordered *o, size_t k)
 {
-    size_t lo = 0, hi = n;
+    uint32_t a = 0, b = o->span;
 
-    while (lo < hi) {                        /* first index with x > t (x >= t when ge) */
+    if (o->cum == NULL)
+        return o->x[k];
+    while (a < b) {                      /* the first bin whose values reach past rank k */
+        uint32_t mid = a + (b - a) / 2;
+        if (o->cum[mid + 1] > k)
+            b = mid;
+        else
+            a = mid + 1;
+    }
+    return (double)o->lo + (double)a;
+}
+
+/* Type-7 quantile p of o, as summary_quantile_sorted() computes it on the sorted values. */
+static double ordered_quantile(const ordered *o, double p)
+{
+    const double h = (double)(o->n - 1) * p;
+    const size_t f = (size_t)floor(h);
+    double lo;
+
+    if (f + 1 >= o->n)
+        return ordered_at(o, o->n - 1);
+    lo = ordered_at(o, f);
+    return lo + (h - (double)f) * (ordered_at(o, f + 1) - lo);
+}
+
+/* Share of o's values above the whole number t (strictly, or at least t when `ge`). */
+static double share_above(const ordered *o, double t, int ge)
+{
+    size_t lo = 0, hi = o->n;
+
+    if (o->cum != NULL) {
+        double b = (ge ? t : t + 1.0) - (double)o->lo;   /* first bin counted */
+        size_t below = b <= 0.0 ? 0 : b > (double)o->span ? o->n : o->cum[(size_t)b];
+        return (double)(o->n - below) / (double)o->n;
+    }
+    while (lo < hi) {                    /* first index with x > t (x >= t when ge) */
         size_t mid = lo + (hi - lo) / 2;
-        if (ge ? x[mid] >= t : x[mid] > t)
+        if (ge ? o->x[mid] >= t : o->x[mid] > t)
             hi = mid;
         else
             lo = mid + 1;
     }
-    return (double)(n - lo) / (double)n;
+    return (double)(o->n - lo) / (double)o->n;
 }
 
-/* The figures of integer column m (sorted x, mean) into its band: a provision's occupancy,
+/* The figures of integer column m (ordered o, mean) into its band: a provision's occupancy,
  * a group's shortfall or a group's demand. Columns of one band are filled by whichever
  * worker holds them; they write different fields. */
-static void band_column(alloc_result *r, int h, size_t m, const double *x, double mean)
+static void band_column(alloc_result *r, int h, size_t m, const ordered *o, double mean)
 {
     const alloc *al = r->al;
-    const size_t n = r->n_reps, hi = (size_t)h;
+    const size_t hi = (size_t)h;
 
     if (m < al->n_prov) {
         alloc_prov_band *b = &r->prov[hi * al->n_prov + m];
         b->places = alloc_capacity(al, m, h);
         b->occupancy_mean = mean;
-        b->occupancy_p50 = summary_quantile_sorted(x, n, 0.50);
-        b->occupancy_p90 = summary_quantile_sorted(x, n, 0.90);
-        b->p_full = b->places > 0 ? share_above(x, n, b->places, 1) : 1.0;
+        b->occupancy_p50 = ordered_quantile(o, 0.50);
+        b->occupancy_p90 = ordered_quantile(o, 0.90);
+        b->p_full = b->places > 0 ? share_above(o, b->places, 1) : 1.0;
     } else if (m < al->n_prov + al->n_con * N_GPN) {
         size_t ck = m - al->n_prov;
         alloc_gpn_band *b = &r->gpn[hi * al->n_con * N_GPN + ck];
         b->capacity = al->gcap[(size_t)h * al->n_con * N_GPN + ck];
         b->shortfall_mean = mean;
-        b->shortfall_p50 = summary_quantile_sorted(x, n, 0.50);
-        b->shortfall_p90 = summary_quantile_sorted(x, n, 0.90);
-        b->p_shortfall = share_above(x, n, 0.0, 0);
-        b->places_for_target = summary_quantile_sorted(x, n, 1.0 - r->risk_target);
+        b->shortfall_p50 = ordered_quantile(o, 0.50);
+        b->shortfall_p90 = ordered_quantile(o, 0.90);
+        b->p_shortfall = share_above(o, 0.0, 0);
+        b->places_for_target = ordered_quantile(o, 1.0 - r->risk_target);
     } else {
         alloc_gpn_band *b = &r->gpn[hi * al->n_con * N_GPN + m - al->n_prov
                                     - al->n_con * N_GPN];
         b->demand_mean = mean;
-        b->demand_p025 = summary_quantile_sorted(x, n, 0.025);
-        b->demand_p10 = summary_quantile_sorted(x, n, 0.10);
-        b->demand_p50 = summary_quantile_sorted(x, n, 0.50);
-        b->demand_p90 = summary_quantile_sorted(x, n, 0.90);
-        b->demand_p975 = summary_quantile_sorted(x, n, 0.975);
+        b->demand_p025 = ordered_quantile(o, 0.025);
+        b->demand_p10 = ordered_quantile(o, 0.10);
+        b->demand_p50 = ordered_quantile(o, 0.50);
+        b->demand_p90 = ordered_quantile(o, 0.90);
+        b->demand_p975 = ordered_quantile(o, 0.975);
     }
 }
 
@@ -968,7 +1012,7 @@ static void band_columns(alloc_result *r, int h, size_t m0, size_t m1, size_t w)
     const size_t n = r->n_reps;
     int32_t *buf = r->col + w * CHUNK * n;
     double *x = r->sorted + w * n;
-    uint32_t *hist = r->hist + w * HIST_RANGE;
+    uint32_t *hist = r->hist + w * (HIST_RANGE + 1);
 
     for (size_t c0 = m0; c0 < m1; c0 += CHUNK) {
         const size_t k = m1 - c0 < CHUNK ? m1 - c0 : CHUNK;
@@ -978,8 +1022,9 @@ static void band_columns(alloc_result *r, int h, size_t m0, size_t m1, size_t w)
                 buf[j * n + i] = src[j];
         }
         for (size_t j = 0; j < k; j++) {
-            double mean = sort_ints(buf + j * n, n, hist, x);
-            band_column(r, h, c0 + j, x, mean);
+            ordered o;
+            double mean = order_ints(buf + j * n, n, hist, x, &o);
+            band_column(r, h, c0 + j, &o, mean);
         }
     }
 }

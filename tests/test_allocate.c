@@ -699,7 +699,7 @@ static int cmp_dbl(const void *a, const void *b)
  * sorted here with qsort(). */
 Test(allocate, spend_bands_are_the_exact_quantiles_of_the_replications)
 {
-    scenario *sc = load("scenarios/hackney/scenario.ini");
+    scenario *sc = load(HACKNEY);
     fit f;
     alloc_result *r = NULL;
     alloc_run_options o = { 301, 2, 5, 4 };
