@@ -16,8 +16,7 @@
 #include "summary.h"
 #include "xalloc.h"
 
-enum { MAX_PROVISIONS = 4096, N_GPN = ALLOC_N_GPN_PHASE * ALLOC_N_GPN_NEED, HIST_RANGE = 65536,
-       CHUNK = 16 /* roll-up columns banded together */ };
+enum { MAX_PROVISIONS = 4096, N_GPN = ALLOC_N_GPN_PHASE * ALLOC_N_GPN_NEED, HIST_RANGE = 65536 };
 
 /* What an extra slot (provision or out-of-borough slot) counts towards in the roll-ups:
  * every one belongs to a constrained group. */
@@ -607,14 +606,17 @@ struct alloc_result {
     int             horizon;
     double          risk_target;
     engine_sink     next;
-    int32_t        *iv;                  /* [n_reps][m_int]: occ[P], sf[C][N_GPN], dem[C][N_GPN] */
-    double         *dv;                  /* [n_reps][ALLOC_N_COST] */
+    /* a year's figures by column, replications contiguous (column m of iv at iv[m * stride],
+     * so a band reads its column straight, and a worker stepping replications in order
+     * writes the same few lines for 16 of them) */
+    size_t          stride;              /* n_reps as allocated */
+    int32_t        *iv;                  /* [m_int][stride]: occ[P], sf[C][N_GPN], dem[C][N_GPN] */
+    double         *dv;                  /* [ALLOC_N_COST][stride] */
     int32_t        *rep_sf, *rep_oob;    /* [horizon][n_reps] */
     double         *rep_spend;           /* [horizon][n_reps] */
     alloc_gpn_band *gpn;                 /* [horizon + 1][n_con][N_GPN], by h */
     alloc_prov_band *prov;               /* [horizon + 1][n_prov] */
     alloc_cost_band *cost;               /* [horizon + 1][ALLOC_N_COST] */
-    int32_t        *col;                 /* [n_workers][n_reps] */
     double         *sorted;              /* [n_workers][n_reps] */
     uint32_t       *hist;                /* [n_workers][HIST_RANGE + 1] */
     uint64_t       *keys;                /* [n_workers][2][n_reps] radix sort keys */
@@ -635,6 +637,7 @@ alloc_result *alloc_result_new(const alloc *al, size_t n_reps, int horizon, size
     r->horizon = horizon;
     r->risk_target = al->sc->risk_target;
     r->m_int = m_int_of(al);
+    r->stride = n_reps;
     r->iv = xcalloc(n_reps * r->m_int, sizeof *r->iv);
     r->dv = xcalloc(n_reps * ALLOC_N_COST, sizeof *r->dv);
     r->rep_sf = xcalloc(H * n_reps, sizeof *r->rep_sf);
@@ -643,7 +646,6 @@ alloc_result *alloc_result_new(const alloc *al, size_t n_reps, int horizon, size
     r->gpn = xcalloc((H + 1) * C * N_GPN, sizeof *r->gpn);
     r->prov = xcalloc((H + 1) * al->n_prov, sizeof *r->prov);
     r->cost = xcalloc((H + 1) * ALLOC_N_COST, sizeof *r->cost);
-    r->col = xmalloc(r->n_workers * CHUNK * (n_reps ? n_reps : 1) * sizeof *r->col);
     r->sorted = xmalloc(r->n_workers * (n_reps ? n_reps : 1) * sizeof *r->sorted);
     r->hist = xmalloc(r->n_workers * (HIST_RANGE + 1) * sizeof *r->hist);
     r->keys = xmalloc(r->n_workers * 2 * (n_reps ? n_reps : 1) * sizeof *r->keys);
@@ -655,7 +657,7 @@ size_t alloc_result_bytes(const alloc *al, size_t n_reps, int horizon, size_t n_
 {
     const size_t H = (size_t)horizon, C = al->n_con ? al->n_con : 1;
 
-    return n_reps * (m_int_of(al) * 4 + ALLOC_N_COST * 8 + H * 16 + n_workers * (24 + 4 * CHUNK))
+    return n_reps * (m_int_of(al) * 4 + ALLOC_N_COST * 8 + H * 16 + n_workers * 24)
            + (H + 1) * (C * N_GPN * sizeof(alloc_gpn_band) + al->n_prov * sizeof(alloc_prov_band))
            + n_workers * (HIST_RANGE + 1) * 4;
 }
@@ -672,7 +674,6 @@ void alloc_result_free(alloc_result *r)
     free(r->gpn);
     free(r->prov);
     free(r->cost);
-    free(r->col);
     free(r->sorted);
     free(r->hist);
     free(r->keys);
@@ -783,26 +784,39 @@ static void pass_on(const alloc_result *r, const engine_view *v, const int64_t *
 }
 
 /* One replication-year's figures: phase by phase, the rows summed over ages, then rolled. */
+/* Scatter one replication's figures into their columns. */
+static void store_rep(alloc_result *r, size_t rep, const int32_t *lv, const double *dv)
+{
+    for (size_t m = 0; m < r->m_int; m++)
+        r->iv[m * r->stride + rep] = lv[m];
+    for (size_t s = 0; s < ALLOC_N_COST; s++)
+        r->dv[s * r->stride + rep] = dv[s];
+}
+
+enum { FAST_INTS = 2048 };
+
+/* One replication-year's figures: phase by phase, the rows summed over ages, then rolled. */
 static void on_rep_year(void *ctx, const engine_view *v)
 {
     alloc_result *r = ctx;
     const alloc *al = r->al;
     const size_t S = al->n_slots, hi = v->h > 0 ? (size_t)(v->h - 1) : 0;
     const double *uc = al->ucost + (size_t)v->h * S * SIM_N_PHASES;
-    int32_t *iv = r->iv + v->rep * r->m_int, oob = 0, sf = 0;
-    int32_t *sfc = iv + al->n_prov, *dem = sfc + al->n_con * N_GPN;
-    int32_t stack[(SIM_N_PHASES + SIM_N_NEEDS) * FAST_SLOTS], lim[SIM_N_NEEDS][SIM_N_SETTINGS];
-    int32_t *tot = stack, *P;
+    int32_t stack[(SIM_N_PHASES + SIM_N_NEEDS) * FAST_SLOTS + FAST_INTS];
+    int32_t lim[SIM_N_NEEDS][SIM_N_SETTINGS], oob = 0, sf = 0;
+    int32_t *tot = stack, *P, *iv, *sfc, *dem;
     int64_t by_phase[SIM_N_PHASES * SIM_N_NEEDS * SIM_N_SETTINGS] = { 0 };
-    double *dv = r->dv + v->rep * ALLOC_N_COST;
+    double dv[ALLOC_N_COST] = { 0 };
 
     /* scratch on the stack (the worker is not known here), on the heap for huge scenarios */
-    if (S > FAST_SLOTS)
-        tot = xmalloc((size_t)(SIM_N_PHASES + SIM_N_NEEDS) * S * sizeof *tot);
+    if (S > FAST_SLOTS || r->m_int > FAST_INTS)
+        tot = xmalloc(((SIM_N_PHASES + SIM_N_NEEDS) * S + r->m_int) * sizeof *tot);
     P = tot + (size_t)SIM_N_PHASES * S;
+    iv = P + (size_t)SIM_N_NEEDS * S;
+    sfc = iv + al->n_prov;
+    dem = sfc + al->n_con * N_GPN;
     memset(tot, 0, (size_t)SIM_N_PHASES * S * sizeof *tot);
     memset(iv, 0, r->m_int * sizeof *iv);
-    memset(dv, 0, ALLOC_N_COST * sizeof *dv);
     for (int ph = 0; ph < SIM_N_PHASES; ph++) {
         sum_phase(al, ph, v->x, P, lim);
         for (int n = 0; n < SIM_N_NEEDS; n++) {
@@ -819,6 +833,7 @@ static void on_rep_year(void *ctx, const engine_view *v)
         sf += iv[al->n_prov + c * N_GPN + N_GPN - 1];
     for (int s = 0; s < SIM_N_SETTINGS; s++)
         dv[ALLOC_COST_ALL] += dv[s];
+    store_rep(r, v->rep, iv, dv);
     if (v->h > 0) {                      /* h = 0: the base year, from base_year_bands() */
         r->rep_sf[hi * r->n_reps + v->rep] = sf;
         r->rep_oob[hi * r->n_reps + v->rep] = oob;
@@ -1005,27 +1020,17 @@ static void band_column(alloc_result *r, int h, size_t m, const ordered *o, doub
     }
 }
 
-/* Integer columns [m0, m1) of this year: gathered CHUNK at a time (one cache line of each
- * replication's row), each sorted and banded. */
+/* Integer columns [m0, m1) of this year, each ordered and banded. */
 static void band_columns(alloc_result *r, int h, size_t m0, size_t m1, size_t w)
 {
     const size_t n = r->n_reps;
-    int32_t *buf = r->col + w * CHUNK * n;
     double *x = r->sorted + w * n;
     uint32_t *hist = r->hist + w * (HIST_RANGE + 1);
 
-    for (size_t c0 = m0; c0 < m1; c0 += CHUNK) {
-        const size_t k = m1 - c0 < CHUNK ? m1 - c0 : CHUNK;
-        for (size_t i = 0; i < n; i++) {
-            const int32_t *src = r->iv + i * r->m_int + c0;
-            for (size_t j = 0; j < k; j++)
-                buf[j * n + i] = src[j];
-        }
-        for (size_t j = 0; j < k; j++) {
-            ordered o;
-            double mean = order_ints(buf + j * n, n, hist, x, &o);
-            band_column(r, h, c0 + j, &o, mean);
-        }
+    for (size_t m = m0; m < m1; m++) {
+        ordered o;
+        double mean = order_ints(r->iv + m * r->stride, n, hist, x, &o);
+        band_column(r, h, m, &o, mean);
     }
 }
 
@@ -1036,7 +1041,7 @@ static void band_cost(alloc_result *r, int h, int s, size_t w)
     alloc_cost_band *b = &r->cost[(size_t)h * ALLOC_N_COST + (size_t)s];
 
     for (size_t i = 0; i < n; i++) {
-        x[i] = r->dv[i * ALLOC_N_COST + (size_t)s];
+        x[i] = r->dv[(size_t)s * r->stride + i];
         sum += x[i];
     }
     sort_doubles(x, n, r->keys + 2 * w * n, r->keys + (2 * w + 1) * n);
