@@ -78,18 +78,4 @@ static inline void cells_add(int32_t *restrict dst, const int32_t *restrict src,
         dst[j] += sign > 0 ? src[j] : -src[j];
 }
 
-/* Ask for the cache lines of p[0 .. bytes) ahead of a write: a replication's row of roll-ups
- * is visited once a year, so it comes from memory, and a worker steps its replications in
- * order, so the next one's row can be on its way while this one is stepped. */
-static inline void cells_prefetch(const void *p, size_t bytes)
-{
-#if defined(__GNUC__)
-    for (size_t i = 0; i < bytes; i += 64)
-        __builtin_prefetch((const char *)p + i, 1, 3);
-#else
-    (void)p;
-    (void)bytes;
-#endif
-}
-
 #endif /* SENDSIM_CELLS_H */

@@ -15,7 +15,6 @@
 #include <emmintrin.h>
 #endif
 
-#include "cells.h"
 #include "xalloc.h"
 
 const double SUMMARY_PROBS[SUMMARY_N_Q] = { 0.025, 0.05, 0.10, 0.25, 0.5, 0.75, 0.90, 0.95,
@@ -268,8 +267,6 @@ static void on_rep_year(void *ctx, const engine_view *v)
      * long horizons) is stored saturated rather than wrapped */
     for (size_t i = 0; i < SUMMARY_N_SERIES; i++)
         row[i] = cube[i] > INT32_MAX ? INT32_MAX : (int32_t)cube[i];
-    if (v->rep + 1 < sm->n_reps)
-        cells_prefetch(row + SUMMARY_N_SERIES, SUMMARY_N_SERIES * sizeof *row);
 }
 
 static void on_year_done(void *ctx, int h, size_t w, size_t n_workers)
