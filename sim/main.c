@@ -213,9 +213,23 @@ static void print_summary(const scenario *sc)
         printf("  %-11s %08lx %s\n", sc->files[i].role, sc->files[i].crc32, sc->files[i].path);
 }
 
+/* Load scenario `ini` into *sc, reporting every problem found when it fails. */
+static sim_status load_scenario(const char *ini, scenario **sc)
+{
+    sim_diag *diag = calloc(1, sizeof *diag);
+    sim_status st;
+
+    if (diag == NULL)
+        return SIM_EINTERNAL;
+    st = scenario_load(ini, sc, diag);
+    if (st != SIM_OK)
+        report_diag(diag);
+    free(diag);
+    return st;
+}
+
 static int cmd_check(int argc, char **argv)
 {
-    sim_diag *diag;
     scenario *sc = NULL;
     sim_status st;
 
@@ -223,16 +237,10 @@ static int cmd_check(int argc, char **argv)
         return usage_error("check: unknown option '%s'", argv[0]);
     if (argc != 1)
         return usage_error("check takes exactly one SCENARIO.ini%s", "");
-    diag = calloc(1, sizeof *diag);
-    if (diag == NULL)
-        return sim_exit_code(SIM_EINTERNAL);
-    st = scenario_load(argv[0], &sc, diag);
-    if (st != SIM_OK)
-        report_diag(diag);
-    else
+    st = load_scenario(argv[0], &sc);
+    if (st == SIM_OK)
         print_summary(sc);
     scenario_free(sc);
-    free(diag);
     return sim_exit_code(st);
 }
 
@@ -349,7 +357,6 @@ static int cmd_backtest(int argc, char **argv)
     char dir[1024];
     size_t threads;
     backtest_result r;
-    sim_diag *diag;
     scenario *sc = NULL;
     sim_error err = { 0 };
     sim_status st;
@@ -357,14 +364,7 @@ static int cmd_backtest(int argc, char **argv)
 
     if ((rc = backtest_parse(argc, argv, &b)) != 0)
         return rc;
-    diag = calloc(1, sizeof *diag);
-    if (diag == NULL)
-        return sim_exit_code(SIM_EINTERNAL);
-    st = scenario_load(b.ini, &sc, diag);
-    if (st != SIM_OK)
-        report_diag(diag);
-    free(diag);
-    if (st != SIM_OK)
+    if ((st = load_scenario(b.ini, &sc)) != SIM_OK)
         return sim_exit_code(st);
     threads = (size_t)b.threads;
     b.o.project_ctx = &threads;
@@ -399,55 +399,64 @@ typedef struct run_args {
 } run_args;
 
 /* Parse run's arguments into *a; returns 0, or the usage exit code after reporting. */
-static int run_parse(int argc, char **argv, run_args *a)
+/* The numeric run option argv[*i] (--reps, --seed, --threads, --horizon) with its value:
+ * returns -1 when argv[*i] is none of them, 0 when stored (moving *i past the value), else
+ * the usage exit code. */
+static int run_number(int argc, char **argv, int *i, run_args *a)
 {
     static const struct { const char *name; unsigned long lo, hi; } NUM[] = {
         { "--reps", 1, 1000000 }, { "--seed", 0, 4294967295UL }, { "--threads", 1, 256 },
         { "--horizon", 1, 50 },
     };
+    unsigned long *dst[] = { &a->reps, &a->seed, &a->threads, &a->horizon };
+    int *has[] = { &a->has_reps, &a->has_seed, NULL, &a->has_horizon };
+    const char *o = argv[*i];
+    size_t k;
+
+    for (k = 0; k < sizeof NUM / sizeof NUM[0] && strcmp(o, NUM[k].name) != 0; k++)
+        ;
+    if (k == sizeof NUM / sizeof NUM[0])
+        return -1;
+    if (*i + 1 >= argc || !parse_whole_arg(argv[*i + 1], NUM[k].lo, NUM[k].hi, dst[k])) {
+        fprintf(stderr, "sendsim: %s needs a whole number from %lu to %lu, got '%s'\n",
+                o, NUM[k].lo, NUM[k].hi, *i + 1 < argc ? argv[*i + 1] : "");
+        fputs(USAGE, stderr);
+        return sim_exit_code(SIM_EUSAGE);
+    }
+    if (has[k])
+        *has[k] = 1;
+    ++*i;
+    return 0;
+}
+
+static int run_parse(int argc, char **argv, run_args *a)
+{
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int rc;
 
     a->threads = cores > 0 ? (unsigned long)cores : 1;
     for (int i = 0; i < argc; i++) {
         const char *o = argv[i];
-        size_t k;
         if (strcmp(o, "--quiet") == 0 || strcmp(o, "--no-charts") == 0) {
             a->quiet |= o[2] == 'q';
             a->no_charts |= o[2] == 'n';
-            continue;
-        }
-        if (strcmp(o, "--no-alloc") == 0 || strcmp(o, "--no-waves") == 0) {
+        } else if (strcmp(o, "--no-alloc") == 0 || strcmp(o, "--no-waves") == 0) {
             a->no_alloc |= o[5] == 'a';
             a->no_waves |= o[5] == 'w';
-            continue;
-        }
-        if (strcmp(o, "--out") == 0) {
+        } else if (strcmp(o, "--out") == 0) {
             if (i + 1 >= argc || argv[i + 1][0] == '\0')
                 return usage_error("--out needs a directory%s", "");
             a->out = argv[++i];
-            continue;
-        }
-        for (k = 0; k < sizeof NUM / sizeof NUM[0] && strcmp(o, NUM[k].name) != 0; k++)
-            ;
-        if (k < sizeof NUM / sizeof NUM[0]) {
-            unsigned long *dst[] = { &a->reps, &a->seed, &a->threads, &a->horizon };
-            int *has[] = { &a->has_reps, &a->has_seed, NULL, &a->has_horizon };
-            if (i + 1 >= argc || !parse_whole_arg(argv[i + 1], NUM[k].lo, NUM[k].hi, dst[k])) {
-                fprintf(stderr, "sendsim: %s needs a whole number from %lu to %lu, got '%s'\n",
-                        o, NUM[k].lo, NUM[k].hi, i + 1 < argc ? argv[i + 1] : "");
-                fputs(USAGE, stderr);
-                return sim_exit_code(SIM_EUSAGE);
-            }
-            if (has[k])
-                *has[k] = 1;
-            i++;
-            continue;
-        }
-        if (o[0] == '-')
+        } else if ((rc = run_number(argc, argv, &i, a)) >= 0) {
+            if (rc != 0)
+                return rc;
+        } else if (o[0] == '-') {
             return usage_error("run: unknown option '%s'", o);
-        if (a->ini != NULL)
+        } else if (a->ini != NULL) {
             return usage_error("run: more than one scenario given ('%s')", o);
-        a->ini = o;
+        } else {
+            a->ini = o;
+        }
     }
     if (a->ini == NULL)
         return usage_error("run needs a SCENARIO.ini%s", "");
@@ -646,7 +655,6 @@ static sim_status run_pipeline(const run_args *a, scenario *sc, int argc, char *
 static int cmd_run(int argc, char **argv)
 {
     run_args a = { 0 };
-    sim_diag *diag;
     sim_error err = { 0 };
     scenario *sc = NULL;
     double t0 = seconds_now();
@@ -655,13 +663,8 @@ static int cmd_run(int argc, char **argv)
 
     if ((rc = run_parse(argc, argv, &a)) != 0)
         return rc;
-    diag = calloc(1, sizeof *diag);
-    if (diag == NULL)
-        return sim_exit_code(SIM_EINTERNAL);
-    st = scenario_load(a.ini, &sc, diag);
-    if (st != SIM_OK) {
-        report_diag(diag);
-    } else {
+    st = load_scenario(a.ini, &sc);
+    if (st == SIM_OK) {
         if (a.has_reps)
             sc->replications = (long)a.reps;
         if (a.has_seed)
@@ -673,7 +676,6 @@ static int cmd_run(int argc, char **argv)
             report_error(&err);
     }
     scenario_free(sc);
-    free(diag);
     return sim_exit_code(st);
 }
 
@@ -683,14 +685,11 @@ static int cmd_run(int argc, char **argv)
 static sim_status compare_side(const char *ini, const run_args *a, const scenario *first,
                                scenario **sc, alloc_result **r, sim_error *err)
 {
-    sim_diag *diag = calloc(1, sizeof *diag);
     fit *f = calloc(1, sizeof *f);
-    sim_status st = diag && f ? scenario_load(ini, sc, diag) : SIM_EINTERNAL;
+    sim_status st = f ? load_scenario(ini, sc) : SIM_EINTERNAL;
 
-    if (st != SIM_OK && diag) {
-        report_diag(diag);
-        *err = (sim_error){ 0 };
-    }
+    if (st != SIM_OK && f)
+        *err = (sim_error){ 0 };        /* reported already */
     if (st == SIM_OK && first && (*sc)->base_year != first->base_year)
         st = sim_error_set(err, SIM_EDATA, ini, 0, "base_year", "base year %d differs from the "
                            "first scenario's %d (expected the same base year, so years "
@@ -706,7 +705,6 @@ static sim_status compare_side(const char *ini, const run_args *a, const scenari
         (*sc)->horizon = opt.horizon;
         st = alloc_simulate(*sc, f, &opt, NULL, r, err);
     }
-    free(diag);
     free(f);
     return st;
 }
