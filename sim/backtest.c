@@ -497,15 +497,11 @@ static void score_origin(const scenario *full, int origin, int horizon, long rep
     free(series);
 }
 
-sim_status backtest_run(const scenario *full, const backtest_options *o, backtest_result *out,
-                        sim_error *err)
+/* Check the options against the history and settle the origins [*from, *to] (the default
+ * range when both are 0) and the census years [*first, *last]. */
+static sim_status check_run(const scenario *full, const backtest_options *o, int *from,
+                            int *to, int *first, int *last, sim_error *err)
 {
-    int first = 0, last = 0, from = o->origin_from, to = o->origin_to;
-    backtest_project_fn project = o->project ? o->project : backtest_project_engine;
-    points_buf pb = {0};
-    sim_status st = SIM_OK;
-
-    memset(out, 0, sizeof *out);
     if (o->horizon < 1 || o->horizon > 20)
         return sim_error_set(err, SIM_EUSAGE, NULL, 0, "--horizon",
                              "--horizon %d is out of range (expected 1-20)", o->horizon);
@@ -516,56 +512,75 @@ sim_status backtest_run(const scenario *full, const backtest_options *o, backtes
         return sim_error_set(err, SIM_EUSAGE, NULL, 0, "--reps",
                              "--reps %ld x --horizon %d is too large (expected at most %ld "
                              "replication-years)", o->reps, o->horizon, (long)BT_MAX_REP_YEARS);
-    if (!year_range(full, &first, &last))
+    if (!year_range(full, first, last))
         return sim_error_set(err, SIM_EDATA, "history", 0, "caseload",
                              "the history has no caseload figures to backtest against");
-    if (from == 0 && to == 0) {
-        st = backtest_default_origins(full, o->horizon, &from, &to, err);
+    if (*from == 0 && *to == 0) {
+        sim_status st = backtest_default_origins(full, o->horizon, from, to, err);
         if (st != SIM_OK)
             return st;
     }
-    if (from > to || from <= first || to >= last)
+    if (*from > *to || *from <= *first || *to >= *last)
         return sim_error_set(err, SIM_EUSAGE, NULL, 0, "--origins",
                              "--origins %d:%d is outside the published history (expected "
                              "FROM <= TO within %d:%d, the censuses %d-%d less one year at "
-                             "each end)", from, to, first + 1, last - 1, first, last);
+                             "each end)", *from, *to, *first + 1, *last - 1, *first, *last);
+    return SIM_OK;
+}
 
-    int n_years = last - first + 1;
-    size_t n_cells = (size_t)o->reps * (size_t)o->horizon * SIM_N_AGES;
-    double *by_age = xmalloc(n_cells * sizeof *by_age);
+/* Fit the history up to `origin`, project it into by_age and record the fit in *of. */
+static sim_status run_origin(const scenario *full, const backtest_options *o, int origin,
+                             double *by_age, backtest_origin_fit *of, sim_error *err)
+{
+    backtest_project_fn project = o->project ? o->project : backtest_project_engine;
+    scenario *tsc = NULL;
+    fit f;
+    sim_status st = backtest_truncate(full, origin, o->horizon, o->reps, &tsc, err);
+
+    if (st == SIM_OK) {
+        st = fit_scenario(tsc, &f, err);
+        if (st != SIM_OK && err != NULL) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            snprintf(err->msg, sizeof err->msg, "backtest origin %d: %.480s", origin, msg);
+        }
+    }
+    if (st == SIM_OK)
+        st = project(tsc, &f, o->horizon, o->reps, o->seed + (unsigned long)origin, by_age,
+                     o->project_ctx, err);
+    if (st == SIM_OK) {
+        *of = (backtest_origin_fit){ .origin = origin, .growth = f.growth,
+                                     .growth_se = f.growth_se,
+                                     .overdispersion = f.overdispersion,
+                                     .window_first = f.window_first,
+                                     .window_last = f.window_last };
+        for (int a = 0; a < SIM_N_AGES; a++)
+            of->base_total += tsc->caseload[a][NEED_UNK][SET_UNK];
+    }
+    scenario_free(tsc);
+    return st;
+}
+
+sim_status backtest_run(const scenario *full, const backtest_options *o, backtest_result *out,
+                        sim_error *err)
+{
+    int first = 0, last = 0, from = o->origin_from, to = o->origin_to;
+    points_buf pb = {0};
+    double *by_age;
+    sim_status st;
+
+    memset(out, 0, sizeof *out);
+    if ((st = check_run(full, o, &from, &to, &first, &last, err)) != SIM_OK)
+        return st;
+    by_age = xmalloc((size_t)o->reps * (size_t)o->horizon * SIM_N_AGES * sizeof *by_age);
     out->fits = xcalloc((size_t)(to - from + 1), sizeof *out->fits);
-
-    for (int origin = from; origin <= to; origin++) {
-        scenario *tsc = NULL;
-        fit f;
-        st = backtest_truncate(full, origin, o->horizon, o->reps, &tsc, err);
+    for (int origin = from; origin <= to && st == SIM_OK; origin++) {
+        st = run_origin(full, o, origin, by_age, &out->fits[out->n_fits], err);
         if (st == SIM_OK) {
-            st = fit_scenario(tsc, &f, err);
-            if (st != SIM_OK && err != NULL) {
-                char msg[sizeof err->msg];
-                snprintf(msg, sizeof msg, "%s", err->msg);
-                snprintf(err->msg, sizeof err->msg, "backtest origin %d: %.480s", origin, msg);
-            }
+            out->n_fits++;
+            score_origin(full, origin, o->horizon, o->reps, by_age, first, last - first + 1,
+                         &pb);
         }
-        if (st == SIM_OK)
-            st = project(tsc, &f, o->horizon, o->reps, o->seed + (unsigned long)origin,
-                         by_age, o->project_ctx, err);
-        if (st == SIM_OK) {
-            backtest_origin_fit *of = &out->fits[out->n_fits++];
-            of->origin = origin;
-            of->growth = f.growth;
-            of->growth_se = f.growth_se;
-            of->overdispersion = f.overdispersion;
-            of->window_first = f.window_first;
-            of->window_last = f.window_last;
-            of->base_total = 0.0;
-            for (int a = 0; a < SIM_N_AGES; a++)
-                of->base_total += tsc->caseload[a][NEED_UNK][SET_UNK];
-            score_origin(full, origin, o->horizon, o->reps, by_age, first, n_years, &pb);
-        }
-        scenario_free(tsc);
-        if (st != SIM_OK)
-            break;
     }
     free(by_age);
     if (st != SIM_OK) {
@@ -573,7 +588,6 @@ sim_status backtest_run(const scenario *full, const backtest_options *o, backtes
         backtest_result_free(out);
         return st;
     }
-
     out->origin_from = from;
     out->origin_to = to;
     out->horizon = o->horizon;
