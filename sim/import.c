@@ -888,10 +888,80 @@ out:
 
 /* ---- population ---------------------------------------------------------------------- */
 
+/* The ONS wide layout's year columns, in sequence from the first: their indexes year_col[],
+ * count *n and first year *first. */
+static sim_status population_years(const table *t, int *year_col, int *n, int *first,
+                                   sim_error *err)
+{
+    *n = 0;
+    for (size_t c = 0; c < table_cols(t); c++) {
+        const char *h = table_header(t, c);
+        char *end;
+        long y = strtol(h, &end, 10);
+        if (strlen(h) != 4 || *end != '\0' || y < FIRST_YEAR || y >= FIRST_YEAR + N_YEARS)
+            continue;
+        if (*n == 0)
+            *first = (int)y;
+        if (y != *first + *n)
+            return sim_error_set(err, SIM_EDATA, table_name(t), 1, h,
+                                 "year column '%s' is out of sequence (expected %d)", h,
+                                 *first + *n);
+        year_col[(*n)++] = (int)c;
+    }
+    if (*n == 0)
+        return sim_error_set(err, SIM_EDATA, table_name(t), 1, "2022",
+                             "no year columns (expected the ONS wide layout: ..., AGE_GROUP, "
+                             "2022, 2023, ...)");
+    return SIM_OK;
+}
+
+/* Columns of the population file that read_population() filters on. */
+typedef struct pop_cols { int code, name, age, sex, comp; } pop_cols;
+
+/* The single age 0-25 of row r when it is the area's persons population row, else -1. */
+static long population_age(const imp *s, const table *t, const pop_cols *c, size_t r)
+{
+    const char *code = table_cell(t, r, (size_t)c->code), *age_s = table_cell(t, r, (size_t)c->age);
+    char *end;
+    long age = strtol(age_s, &end, 10);
+
+    if (s->area.national ? !ci_equal(table_cell(t, r, (size_t)c->name), "England") &&
+                               strcmp(code, "E92000001") != 0
+                         : strcmp(code, s->area.new_code) != 0)
+        return -1;
+    if (!ci_equal(table_cell(t, r, (size_t)c->sex), "persons") &&
+        !ci_equal(table_cell(t, r, (size_t)c->sex), "all"))
+        return -1;
+    if (c->comp >= 0 && !ci_equal(table_cell(t, r, (size_t)c->comp), "Population"))
+        return -1;
+    if (*age_s == '\0' || *end != '\0' || age < 0 || age > SIM_MAX_AGE)
+        return -1;     /* other ages, 90+, All ages */
+    return age;
+}
+
+/* Store the population of every year column of row r at `age`. */
+static sim_status population_row(imp *s, const table *t, size_t r, long age,
+                                 const int *year_col)
+{
+    for (int y = 0; y < s->n_pop_years; y++) {
+        double v;
+        int known;
+        sim_status st = table_number(t, r, (size_t)year_col[y], &v, &known, s->err);
+        if (st)
+            return st;
+        if (!known || v < 0.0)
+            return table_cell_error(t, r, (size_t)year_col[y], s->err,
+                                    "population must be a published number >= 0");
+        s->pop[(size_t)y * SIM_N_AGES + (size_t)age] = v;
+    }
+    return SIM_OK;
+}
+
 static sim_status read_population(imp *s)
 {
     table *t = NULL;
-    int c_code, c_name, c_age, c_sex, c_comp, year_col[N_YEARS], n_years = 0, first = 0;
+    pop_cols c;
+    int year_col[N_YEARS], n_years = 0, first = 0;
     size_t kept = 0;
     sim_status st;
 
@@ -900,67 +970,23 @@ static sim_status read_population(imp *s)
     s->files_read++;
     s->rows_read += table_rows(t);
     sb_printf(&s->rep, "  read %s: %zu rows\n", s->opt->population, table_rows(t));
-    if ((st = need_col(t, "AREA_CODE", &c_code, s->err)) ||
-        (st = need_col(t, "AREA_NAME", &c_name, s->err)) ||
-        (st = need_col(t, "AGE_GROUP", &c_age, s->err)) ||
-        (st = need_col(t, "SEX", &c_sex, s->err)))
+    if ((st = need_col(t, "AREA_CODE", &c.code, s->err)) ||
+        (st = need_col(t, "AREA_NAME", &c.name, s->err)) ||
+        (st = need_col(t, "AGE_GROUP", &c.age, s->err)) ||
+        (st = need_col(t, "SEX", &c.sex, s->err)) ||
+        (st = population_years(t, year_col, &n_years, &first, s->err)))
         goto out;
-    c_comp = table_col(t, "COMPONENT");
-    for (size_t c = 0; c < table_cols(t); c++) {    /* the wide year columns, in order */
-        const char *h = table_header(t, c);
-        char *end;
-        long y = strtol(h, &end, 10);
-        if (strlen(h) == 4 && *end == '\0' && y >= FIRST_YEAR && y < FIRST_YEAR + N_YEARS) {
-            if (n_years == 0)
-                first = (int)y;
-            if (y != first + n_years) {
-                st = sim_error_set(s->err, SIM_EDATA, table_name(t), 1, h,
-                                   "year column '%s' is out of sequence (expected %d)", h,
-                                   first + n_years);
-                goto out;
-            }
-            year_col[n_years++] = (int)c;
-        }
-    }
-    if (n_years == 0) {
-        st = sim_error_set(s->err, SIM_EDATA, table_name(t), 1, "2022",
-                           "no year columns (expected the ONS wide layout: ..., AGE_GROUP, "
-                           "2022, 2023, ...)");
-        goto out;
-    }
+    c.comp = table_col(t, "COMPONENT");
     s->pop = xcalloc((size_t)n_years * SIM_N_AGES, sizeof *s->pop);
     for (size_t k = 0; k < (size_t)n_years * SIM_N_AGES; k++)
         s->pop[k] = -1.0;
     s->pop_first = first;
     s->n_pop_years = n_years;
     for (size_t r = 0; r < table_rows(t); r++) {
-        const char *code = table_cell(t, r, (size_t)c_code), *age_s = table_cell(t, r, (size_t)c_age);
-        char *end;
-        long age = strtol(age_s, &end, 10);
-        if (s->area.national ? !ci_equal(table_cell(t, r, (size_t)c_name), "England") &&
-                                   strcmp(code, "E92000001") != 0
-                             : strcmp(code, s->area.new_code) != 0)
-            continue;
-        if (!ci_equal(table_cell(t, r, (size_t)c_sex), "persons") &&
-            !ci_equal(table_cell(t, r, (size_t)c_sex), "all"))
-            continue;
-        if (c_comp >= 0 && !ci_equal(table_cell(t, r, (size_t)c_comp), "Population"))
-            continue;
-        if (*age_s == '\0' || *end != '\0' || age < 0 || age > SIM_MAX_AGE)
-            continue;     /* other ages, 90+, All ages */
-        for (int y = 0; y < n_years; y++) {
-            double v;
-            int known;
-            if ((st = table_number(t, r, (size_t)year_col[y], &v, &known, s->err)))
-                goto out;
-            if (!known || v < 0.0) {
-                st = table_cell_error(t, r, (size_t)year_col[y], s->err,
-                                      "population must be a published number >= 0");
-                goto out;
-            }
-            s->pop[(size_t)y * SIM_N_AGES + (size_t)age] = v;
-        }
-        kept++;
+        long age = population_age(s, t, &c, r);
+        if (age >= 0 && (st = population_row(s, t, r, age, year_col)))
+            goto out;
+        kept += age >= 0;
     }
     for (size_t k = 0; k < (size_t)n_years * SIM_N_AGES; k++)
         if (s->pop[k] < 0.0) {
