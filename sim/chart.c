@@ -1251,17 +1251,47 @@ static int mismatch_years(const curve *c, char *buf, size_t n)
     return count;
 }
 
+/* The capacity chart's key and its note on the last year's shortfall (right-hand column). */
+static void capacity_key(const curve *c, const frame *fs, int have80, int have95)
+{
+    const point *last = &c->pt[c->n - 1];
+    legend_item it[6];
+    size_t n = 0;
+    char note[300], pl[32], pc[16], years[200];
+
+    it[n++] = (legend_item){ L_LINE, C_BLACK, 1.0, "Local places (capacity)" };
+    it[n++] = (legend_item){ L_LINE, C_BLUE, 1.0, "Demand (median)" };
+    if (have80)
+        it[n++] = (legend_item){ L_BAND, tint(C_BLUE, 0.32), 1.0, "8 in 10 runs in this range" };
+    else
+        it[n++] = (legend_item){ L_DASH, C_BLUE, 1.0, "1-in-10 high demand" };
+    if (have95)
+        it[n++] = (legend_item){ L_BAND, tint(C_BLUE, 0.15), 1.0, "19 in 20 runs in this range" };
+    legend(0.72, 0.80, it, n, "Key");
+    fmt_count(last->q[Q_P25], pl, sizeof pl);
+    fmt_pct(last->q[Q_P75], pc, sizeof pc);
+    snprintf(note, sizeof note, "In %d: %s chance that\nsome children lack a\nmatching local "
+             "place;\nmedian %s child%s", last->year, pc, pl,
+             llround(last->q[Q_P25]) == 1 ? "" : "ren");
+    text_lines(0.72, 0.80 - 0.05 - 0.05 * (double)n - 0.02, 0.7, 0.042, C_BLACK, note);
+    if (mismatch_years(c, years, sizeof years) > 0) {
+        char why[400], wrapped[500];
+        snprintf(why, sizeof why, "In %s median demand is below the places, yet children lack "
+                 "one: places do not match the ages and needs of the children.", years);
+        wrap(why, chars_in(0.22, 0.62), wrapped, sizeof wrapped);   /* fits the PDF page too */
+        text_lines(0.72, fs->vy1 + 0.03, 0.62, 0.03, C_VERMILLION, wrapped);
+    }
+}
+
 static void draw_capacity(const pack *p, int g)
 {
     curve c = group_curve(p, g);
     frame f, fs;
     double lo = 0.0, hi = 0.0, slo = 0.0, shi = 1.0;
     int have80 = 0, have95 = 0, n_lab;
-    char title[200], note[300], pl[32], pc[16], years[200];
+    char title[200];
     char lab[MAX_WAVE_LABELS][128];
     double xs[MAX_WAVE_LABELS], caps[MAX_WAVE_LABELS];
-    legend_item it[6];
-    size_t n = 0;
 
     for (size_t i = 0; i < c.n; i++) {
         have80 |= !isnan(c.pt[i].q[Q_P10]);
@@ -1296,31 +1326,7 @@ static void draw_capacity(const pack *p, int g)
     page_coords();
     text(fs.vx0, fs.vy1 + 0.03, 0.0, 0.72, 1, C_VERMILLION,
          "Children without a matching local place (median)");
-
-    it[n++] = (legend_item){ L_LINE, C_BLACK, 1.0, "Local places (capacity)" };
-    it[n++] = (legend_item){ L_LINE, C_BLUE, 1.0, "Demand (median)" };
-    if (have80)
-        it[n++] = (legend_item){ L_BAND, tint(C_BLUE, 0.32), 1.0, "8 in 10 runs in this range" };
-    else
-        it[n++] = (legend_item){ L_DASH, C_BLUE, 1.0, "1-in-10 high demand" };
-    if (have95)
-        it[n++] = (legend_item){ L_BAND, tint(C_BLUE, 0.15), 1.0, "19 in 20 runs in this range" };
-    legend(0.72, 0.80, it, n, "Key");
-    const point *last = &c.pt[c.n - 1];
-    fmt_count(last->q[Q_P25], pl, sizeof pl);
-    fmt_pct(last->q[Q_P75], pc, sizeof pc);
-    snprintf(note, sizeof note, "In %d: %s chance that\nsome children lack a\nmatching local "
-             "place;\nmedian %s child%s", last->year, pc, pl,
-             llround(last->q[Q_P25]) == 1 ? "" : "ren");
-    text_lines(0.72, 0.80 - 0.05 - 0.05 * (double)n - 0.02, 0.7, 0.042, C_BLACK, note);
-    if (mismatch_years(&c, years, sizeof years) > 0) {
-        char why[400], wrapped[500];
-        snprintf(why, sizeof why, "In %s median demand is below the places, yet children lack "
-                 "one: places do not match the ages and needs of the children.", years);
-        wrap(why, chars_in(0.22, 0.62), wrapped, sizeof wrapped);   /* fits the PDF page too */
-        text_lines(0.72, fs.vy1 + 0.03, 0.62, 0.03, C_VERMILLION, wrapped);
-    }
-
+    capacity_key(&c, &fs, have80, have95);
     snprintf(title, sizeof title, "%c%s against demand", toupper_ascii(group_places(g)[0]),
              group_places(g) + 1);
     chart_titles(p, title, "Local places each January against the children who need one");
