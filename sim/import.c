@@ -1100,6 +1100,49 @@ static void build_ac(imp *s, const year_case *y, margins *m)
 }
 
 /* Need margins: scaled row by row to the age and setting totals when DfE's disagree. */
+/* Rows of need x age (m->ab) that disagree with their age total are scaled to it, and said. */
+static void reconcile_need_age(imp *s, margins *m)
+{
+    for (int a = 0; a < N_AGE; a++) {
+        double sum = 0.0;
+        int all = 1;
+        for (int n = 0; n < SIM_N_NEEDS; n++) {
+            double v = m->ab[a * SIM_N_NEEDS + n];
+            all &= !isnan(v);
+            sum += isnan(v) ? 0.0 : v;
+        }
+        if (all && !isnan(m->a_total[a]) && fabs(sum - m->a_total[a]) > 0.5) {
+            char what[96], an[16];
+            snprintf(what, sizeof what, "need x age, %s", age_name(a, an, sizeof an));
+            mismatch(s, what, sum, m->a_total[a]);
+            for (int n = 0; n < SIM_N_NEEDS; n++)
+                m->ab[a * SIM_N_NEEDS + n] *= sum > 0 ? m->a_total[a] / sum : 0.0;
+        }
+    }
+}
+
+/* Columns of need x setting (m->bc) that disagree with their setting total are scaled to it,
+ * and said. */
+static void reconcile_need_setting(imp *s, margins *m, const double *set_total)
+{
+    for (int c = 0; c < SIM_N_SETTINGS; c++) {
+        double sum = 0.0;
+        int all = 1;
+        for (int n = 0; n < SIM_N_NEEDS; n++) {
+            double v = m->bc[n * SIM_N_SETTINGS + c];
+            all &= !isnan(v);
+            sum += isnan(v) ? 0.0 : v;
+        }
+        if (all && !isnan(set_total[c]) && fabs(sum - set_total[c]) > 0.5) {
+            char what[96];
+            snprintf(what, sizeof what, "need x setting, setting %s", setting_code(c));
+            mismatch(s, what, sum, set_total[c]);
+            for (int n = 0; n < SIM_N_NEEDS; n++)
+                m->bc[n * SIM_N_SETTINGS + c] *= sum > 0 ? set_total[c] / sum : 0.0;
+        }
+    }
+}
+
 static void build_need_margins(imp *s, const year_need *yn, margins *m, const double *set_total)
 {
     double need_sum = 0.0;
@@ -1132,38 +1175,8 @@ static void build_need_margins(imp *s, const year_need *yn, margins *m, const do
         for (int n = 0; n < SIM_N_NEEDS; n++)
             m->b_total[n] *= (double)m->total / need_sum;
     }
-    for (int a = 0; a < N_AGE; a++) {           /* need x age rows against age totals */
-        double sum = 0.0;
-        int all = 1;
-        for (int n = 0; n < SIM_N_NEEDS; n++) {
-            double v = m->ab[a * SIM_N_NEEDS + n];
-            all &= !isnan(v);
-            sum += isnan(v) ? 0.0 : v;
-        }
-        if (all && !isnan(m->a_total[a]) && fabs(sum - m->a_total[a]) > 0.5) {
-            char what[96], an[16];
-            snprintf(what, sizeof what, "need x age, %s", age_name(a, an, sizeof an));
-            mismatch(s, what, sum, m->a_total[a]);
-            for (int n = 0; n < SIM_N_NEEDS; n++)
-                m->ab[a * SIM_N_NEEDS + n] *= sum > 0 ? m->a_total[a] / sum : 0.0;
-        }
-    }
-    for (int c = 0; c < SIM_N_SETTINGS; c++) {  /* need x setting columns against settings */
-        double sum = 0.0;
-        int all = 1;
-        for (int n = 0; n < SIM_N_NEEDS; n++) {
-            double v = m->bc[n * SIM_N_SETTINGS + c];
-            all &= !isnan(v);
-            sum += isnan(v) ? 0.0 : v;
-        }
-        if (all && !isnan(set_total[c]) && fabs(sum - set_total[c]) > 0.5) {
-            char what[96];
-            snprintf(what, sizeof what, "need x setting, setting %s", setting_code(c));
-            mismatch(s, what, sum, set_total[c]);
-            for (int n = 0; n < SIM_N_NEEDS; n++)
-                m->bc[n * SIM_N_SETTINGS + c] *= sum > 0 ? set_total[c] / sum : 0.0;
-        }
-    }
+    reconcile_need_age(s, m);
+    reconcile_need_setting(s, m, set_total);
 }
 
 /* Whole-number age x setting targets: published cells as they are, the unknown cells of an

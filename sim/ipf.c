@@ -592,14 +592,11 @@ static void measure(const ipf_problem *p, const long *out, ipf_round_info *info)
         }
 }
 
-sim_status ipf_round(const ipf_problem *p, const double *x, const long *ac_int,
-                     const long *b_int, long *out, ipf_round_info *info, sim_error *err)
+/* The two integer margins must be >= 0 and agree on the total. */
+static sim_status check_round_targets(size_t R, const long *ac_int, size_t B, const long *b_int,
+                                      sim_error *err)
 {
-    size_t R = p->na * p->nc, B = p->nb, n = R * B;
     long sum_ac = 0, sum_b = 0;
-    ipf_round_info in = { 0, 0, 0, 0 };
-    rounder w = { p, x, out, NULL, NULL, NULL, NULL };
-    size_t *prev_col, *prev_row;
 
     for (size_t r = 0; r < R; r++) {
         if (ac_int[r] < 0)
@@ -615,24 +612,46 @@ sim_status ipf_round(const ipf_problem *p, const double *x, const long *ac_int,
         return sim_error_set(err, SIM_EDATA, NULL, 0, NULL,
                              "rounding: the two margins disagree on the total (%ld and %ld)",
                              sum_ac, sum_b);
+    return SIM_OK;
+}
+
+/* Start from the floors of x, and the deficits they leave against each margin. */
+static void round_down(rounder *w, size_t R, const long *ac_int, size_t B, const long *b_int)
+{
+    const ipf_problem *p = w->p;
+
+    for (size_t i = 0; i < R * B; i++)
+        w->out[i] = w->x[i] > 0.0 ? (long)floor(w->x[i] + 1e-9) : 0;
+    for (size_t r = 0; r < R; r++) {
+        w->rowdef[r] = ac_int[r];
+        for (size_t b = 0; b < B; b++)
+            w->rowdef[r] -= w->out[idx_rb(p, r, b)];
+    }
+    for (size_t b = 0; b < B; b++) {
+        w->coldef[b] = b_int[b];
+        for (size_t r = 0; r < R; r++)
+            w->coldef[b] -= w->out[idx_rb(p, r, b)];
+    }
+}
+
+sim_status ipf_round(const ipf_problem *p, const double *x, const long *ac_int,
+                     const long *b_int, long *out, ipf_round_info *info, sim_error *err)
+{
+    size_t R = p->na * p->nc, B = p->nb;
+    ipf_round_info in = { 0, 0, 0, 0 };
+    rounder w = { p, x, out, NULL, NULL, NULL, NULL };
+    size_t *prev_col, *prev_row;
+    sim_status st = check_round_targets(R, ac_int, B, b_int, err);
+
+    if (st != SIM_OK)
+        return st;
     w.rowdef = xcalloc(R, sizeof *w.rowdef);
     w.coldef = xcalloc(B, sizeof *w.coldef);
     w.dA = xcalloc(p->na * B, sizeof *w.dA);
     w.dS = xcalloc(B * p->nc, sizeof *w.dS);
     prev_col = xmalloc(R * sizeof *prev_col);
     prev_row = xmalloc(B * sizeof *prev_row);
-    for (size_t i = 0; i < n; i++)
-        out[i] = x[i] > 0.0 ? (long)floor(x[i] + 1e-9) : 0;
-    for (size_t r = 0; r < R; r++) {
-        w.rowdef[r] = ac_int[r];
-        for (size_t b = 0; b < B; b++)
-            w.rowdef[r] -= out[idx_rb(p, r, b)];
-    }
-    for (size_t b = 0; b < B; b++) {
-        w.coldef[b] = b_int[b];
-        for (size_t r = 0; r < R; r++)
-            w.coldef[b] -= out[idx_rb(p, r, b)];
-    }
+    round_down(&w, R, ac_int, B, b_int);
     remove_excess(&w);
     greedy_fill(&w);
     for (size_t r = 0; r < R; r++)
