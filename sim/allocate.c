@@ -31,6 +31,10 @@ struct alloc {
     int             base_year, horizon;
     size_t          n_prov, n_slots, n_extra;
     engine_slot    *extra;                       /* [n_extra], owned */
+    engine_layout   lay;                         /* the state's rows, as the engine lays
+                                                    them out (engine.h) */
+    uint16_t        prov_w[ENGINE_ROWS];         /* positions before row c's out-of-borough
+                                                    slots: settings and provisions */
     int             gi[SIM_N_GROUPS];            /* index among constrained groups, or -1 */
     size_t          n_con;
     sim_group       con[SIM_N_GROUPS];           /* the constrained groups, codes' order */
@@ -158,6 +162,7 @@ static void prepare_slots(alloc *al)
         x->setting = GROUP_SETTING[pv->group];
         x->age_from = pv->age_from;
         x->age_to = pv->age_to;
+        x->needs = pv->needs;
         al->slot_setting[s] = x->setting;
     }
     for (size_t c = 0; c < al->n_con; c++)
@@ -170,6 +175,14 @@ static void prepare_slots(alloc *al)
             al->slot_setting[s] = SET_IS;
             al->slot_away[s] = 1;
         }
+    engine_layout_init(&al->lay, al->extra, al->n_extra);
+    for (size_t c = 0; c < ENGINE_ROWS; c++) {   /* provisions come before the other slots */
+        const uint16_t *at = al->lay.slot_at + c * al->lay.stride;
+        size_t j = SIM_N_SETTINGS;
+        while (j < al->lay.width[c] && at[j] < SIM_N_SETTINGS + al->n_prov)
+            j++;
+        al->prov_w[c] = (uint16_t)j;
+    }
 }
 
 static void prepare_admission(alloc *al)
@@ -336,6 +349,7 @@ void alloc_free(alloc *al)
     if (al == NULL)
         return;
     free(al->extra);
+    engine_layout_free(&al->lay);
     free(al->slot_away);
     free(al->slot_setting);
     free(al->adm_off);
@@ -351,6 +365,20 @@ void alloc_free(alloc *al)
 }
 
 size_t alloc_slots(const alloc *al) { return al->n_slots; }
+size_t alloc_stride(const alloc *al) { return al->lay.stride; }
+
+long alloc_pos(const alloc *al, int a, int n, size_t slot)
+{
+    if (a < 0 || a >= SIM_N_AGES || n < 0 || n >= SIM_N_NEEDS || slot >= al->n_slots)
+        return -1;
+    return al->lay.pos_of[(size_t)(a * SIM_N_NEEDS + n) * al->n_slots + slot];
+}
+
+/* Where slot s is in row c (a * SIM_N_NEEDS + n): the row's positions by slot. */
+static inline const int16_t *row_pos(const alloc *al, size_t c)
+{
+    return al->lay.pos_of + c * al->n_slots;
+}
 size_t alloc_provision_slot(const alloc *al, size_t p) { (void)al; return SIM_N_SETTINGS + p; }
 int alloc_constrained(const alloc *al, sim_group g) { return al->gi[g] >= 0; }
 
@@ -423,17 +451,20 @@ static uint64_t *free_set(const alloc *al, int32_t *fr)
     return (uint64_t *)(void *)(fr + al->fm_at);
 }
 
-/* Free places per provision: capacity minus the continuing pupils already in it, the
- * provision cells of every row at the ages some provision serves taken off in whole rows (a
- * row's provision cells are contiguous), and their set. */
+/* Free places per provision: capacity minus the continuing pupils already in it (the
+ * provision cells of every row at the ages some provision serves), and their set. */
 static void free_places(const alloc *al, int h, const int32_t *x, int32_t *restrict fr)
 {
-    const size_t S = al->n_slots, P = al->n_prov;
+    const size_t W = al->lay.stride, P = al->n_prov;
 
     memcpy(fr, al->cap + (size_t)h * P, P * sizeof *fr);
     for (size_t c = (size_t)al->age_lo * SIM_N_NEEDS; c < (size_t)(al->age_hi + 1) * SIM_N_NEEDS;
-         c++)
-        cells_add(fr, x + c * S + SIM_N_SETTINGS, P, -1);
+         c++) {
+        const int32_t *row = x + c * W;
+        const uint16_t *at = al->lay.slot_at + c * W;
+        for (size_t j = SIM_N_SETTINGS; j < al->prov_w[c]; j++)
+            fr[at[j] - SIM_N_SETTINGS] -= row[j];
+    }
     *free_set(al, fr) = P > 64 ? ~(uint64_t)0 : 0;
     for (size_t p = 0; p < P && P <= 64; p++)
         *free_set(al, fr) |= (uint64_t)(fr[p] > 0) << p;
@@ -442,14 +473,15 @@ static void free_places(const alloc *al, int h, const int32_t *x, int32_t *restr
 /* Put k pupils into the provisions idx[from .. to) with free places, in that order; returns
  * the rest. */
 static int32_t fill_list(const alloc *al, const uint16_t *idx, uint32_t from, uint32_t to,
-                         int32_t k, int32_t *restrict fr, int32_t *restrict row)
+                         int32_t k, int32_t *restrict fr, int32_t *restrict row,
+                         const int16_t *pos)
 {
     for (uint32_t i = from; i < to && k > 0; i++) {
         const uint16_t p = idx[i];
         int32_t t = fr[p] < k ? fr[p] : k;
         if (t <= 0)
             continue;
-        row[SIM_N_SETTINGS + p] += t;
+        row[pos[SIM_N_SETTINGS + p]] += t;   /* the row holds p: p admits its age and need */
         fr[p] -= t;
         k -= t;
         if (fr[p] == 0 && al->n_prov <= 64)
@@ -464,7 +496,8 @@ static int32_t fill_group(const alloc *al, int g, int a, int n, int32_t k, int32
 {
     const size_t at = adm_at(g, a, n);
 
-    return fill_list(al, al->adm_idx, al->adm_off[at], al->adm_off[at + 1], k, fr, row);
+    return fill_list(al, al->adm_idx, al->adm_off[at], al->adm_off[at + 1], k, fr, row,
+                     row_pos(al, (size_t)(a * SIM_N_NEEDS + n)));
 }
 
 /* The same through g's whole overflow chain (g, then the groups after it in the order). */
@@ -475,7 +508,8 @@ static int32_t fill_chain(const alloc *al, int g, int a, int n, int32_t k, int32
 
     if ((al->chn_bits[at] & *free_set(al, fr)) == 0)
         return k;                        /* every place of the chain is taken */
-    return fill_list(al, al->chn_idx, al->chn_off[at], al->chn_off[at + 1], k, fr, row);
+    return fill_list(al, al->chn_idx, al->chn_off[at], al->chn_off[at + 1], k, fr, row,
+                     row_pos(al, (size_t)(a * SIM_N_NEEDS + n)));
 }
 
 /* Pupils out of borough come back as soon as a place they would take is free: shortfall is
@@ -483,7 +517,7 @@ static int32_t fill_chain(const alloc *al, int g, int a, int n, int32_t k, int32
  * go first (they have waited longest), youngest first. */
 static void bring_back(const alloc *al, int32_t *x, int32_t *fr)
 {
-    const size_t S = al->n_slots;
+    const size_t W = al->lay.stride;
     int open[SIM_N_GROUPS] = { 0 }, list[SIM_N_GROUPS], n_open = 0;
 
     /* a group whose overflow chain has no free place at all cannot take anyone back */
@@ -505,10 +539,14 @@ static void bring_back(const alloc *al, int32_t *x, int32_t *fr)
                 away[n_at++] = al->oob[list[i]][stage_of(a)];
             }
         for (int n = 0; n < SIM_N_NEEDS && n_at > 0; n++) {
-            int32_t *row = x + (size_t)(a * SIM_N_NEEDS + n) * S;
-            for (int i = 0; i < n_at; i++)
-                if (row[away[i]] > 0)
-                    row[away[i]] = fill_chain(al, g_at[i], a, n, row[away[i]], fr, row);
+            const size_t c = (size_t)(a * SIM_N_NEEDS + n);
+            int32_t *row = x + c * W;
+            for (int i = 0; i < n_at; i++) {
+                int32_t *cell = row + row_pos(al, c)[away[i]];   /* held at every age and
+                                                                    need of its stage */
+                if (*cell > 0)
+                    *cell = fill_chain(al, g_at[i], a, n, *cell, fr, row);
+            }
         }
     }
 }
@@ -517,7 +555,8 @@ static void bring_back(const alloc *al, int32_t *x, int32_t *fr)
 static void place_one(const alloc *al, int h, int a, int n, int s, int32_t k, int32_t *x,
                       int32_t *fr)
 {
-    int32_t *row = x + (size_t)(a * SIM_N_NEEDS + n) * al->n_slots;
+    const size_t c = (size_t)(a * SIM_N_NEEDS + n);
+    int32_t *row = x + c * al->lay.stride;
     const int g = al->set_group[s];
 
     if (g < 0 || al->gi[g] < 0 || !al->con_age[g][a]) {
@@ -529,7 +568,7 @@ static void place_one(const alloc *al, int h, int a, int n, int s, int32_t k, in
         return;
     }
     k = fill_chain(al, g, a, n, k, fr, row);
-    row[al->oob[g][stage_of(a)]] += k;
+    row[row_pos(al, c)[al->oob[g][stage_of(a)]]] += k;
 }
 
 /* Pupils out of borough at an age their group does not limit (they aged into it) are placed
@@ -539,8 +578,9 @@ static void free_ages_home(const alloc *al, int32_t *x)
     for (size_t i = 0; i < al->n_free; i++) {
         const int a = al->free_age[i][0], g = al->free_age[i][1];
         for (int n = 0; n < SIM_N_NEEDS; n++) {
-            int32_t *row = x + (size_t)(a * SIM_N_NEEDS + n) * al->n_slots;
-            int32_t *away = row + al->oob[g][stage_of(a)];
+            const size_t c = (size_t)(a * SIM_N_NEEDS + n);
+            int32_t *row = x + c * al->lay.stride;
+            int32_t *away = row + row_pos(al, c)[al->oob[g][stage_of(a)]];
             row[GROUP_SETTING[g]] += *away;
             *away = 0;
         }
@@ -581,11 +621,11 @@ void alloc_place(const alloc *al, int h, int32_t *want, int32_t *x)
     free(fr);
 }
 
-static void on_place(void *ctx, void *ws, int year, int32_t *want, int32_t *x, size_t n_slots)
+static void on_place(void *ctx, void *ws, int year, int32_t *want, int32_t *x, size_t stride)
 {
     const alloc *al = ctx;
 
-    (void)n_slots;
+    (void)stride;                        /* al->lay.stride: the engine's layout is al's */
     place_with(al, year - al->base_year, want, x, ws);
 }
 
@@ -718,21 +758,26 @@ static void add_totals(const alloc *al, const double *uc, const int32_t *tot, in
     }
 }
 
-/* The rows of phase ph summed over its ages, P[n * S + s], and lim[n][s]: the same for the
- * setting slots only at the ages their group limits (demand counts those, allocate.h). Whole
- * rows are added a few cells per instruction, so the per-cell work that follows runs on
- * SIM_N_PHASES x SIM_N_NEEDS rows instead of one per age. */
+/* The rows of phase ph summed over its ages by slot, P[n * S + s], and lim[n][s]: the same for
+ * the setting slots only at the ages their group limits (demand counts those, allocate.h).
+ * The per-cell work that follows then runs on SIM_N_PHASES x SIM_N_NEEDS sums instead of one
+ * row per age. */
 static void sum_phase(const alloc *al, int ph, const int32_t *x, int32_t *restrict P,
                       int32_t lim[SIM_N_NEEDS][SIM_N_SETTINGS])
 {
-    const size_t S = al->n_slots;
+    const size_t S = al->n_slots, W = al->lay.stride;
 
     memset(P, 0, SIM_N_NEEDS * S * sizeof *P);
     memset(lim, 0, SIM_N_NEEDS * sizeof *lim);
     for (int a = phase_first_age((sim_phase)ph); a <= phase_last_age((sim_phase)ph); a++)
         for (int n = 0; n < SIM_N_NEEDS; n++) {
-            const int32_t *row = x + (size_t)(a * SIM_N_NEEDS + n) * S;
-            cells_add(P + (size_t)n * S, row, S, 1);
+            const size_t c = (size_t)(a * SIM_N_NEEDS + n);
+            const int32_t *row = x + c * W;
+            const uint16_t *at = al->lay.slot_at + c * W;
+            int32_t *Pn = P + (size_t)n * S;
+            cells_add(Pn, row, SIM_N_SETTINGS, 1);
+            for (size_t j = SIM_N_SETTINGS; j < al->lay.width[c]; j++)
+                Pn[at[j]] += row[j];     /* no test: whether a cell is empty is a coin flip */
             for (unsigned m = al->wanted[a]; m != 0; m &= m - 1)
                 lim[n][cells_lowest(m)] += row[cells_lowest(m)];
         }
@@ -777,6 +822,8 @@ static void pass_on(const alloc_result *r, const engine_view *v, const int64_t *
         SET_UNK };
 
     cv.n_slots = SIM_N_SETTINGS;
+    cv.stride = SIM_N_SETTINGS;
+    cv.slot_at = NULL;
     cv.slot_setting = SETTINGS;
     cv.x = NULL;
     cv.by_phase = by_phase;
@@ -1073,7 +1120,7 @@ static void base_year_bands(alloc_result *r)
     const alloc *al = r->al;
     const size_t n_reps = r->n_reps;
     int32_t *want = xcalloc((size_t)SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS, sizeof *want);
-    int32_t *x = xcalloc((size_t)SIM_N_AGES * SIM_N_NEEDS * al->n_slots, sizeof *x);
+    int32_t *x = xcalloc((size_t)ENGINE_ROWS * al->lay.stride, sizeof *x);
     engine_view v;
 
     if (n_reps == 0)
@@ -1089,6 +1136,8 @@ static void base_year_bands(alloc_result *r)
     memset(&v, 0, sizeof v);
     v.year = al->base_year;
     v.n_slots = al->n_slots;
+    v.stride = al->lay.stride;
+    v.slot_at = al->lay.slot_at;
     v.x = x;
     r->n_reps = 1;                       /* band the one state as a replication of its own */
     on_rep_year(r, &v);

@@ -81,9 +81,13 @@ struct engine {
     const fit      *f;
     engine_placer   placer;
     int             base_year, horizon;
-    size_t          n_slots;
+    size_t          n_slots, stride;        /* slots; positions a row of the state */
     sim_setting    *slot_setting;           /* [n_slots] */
-    unsigned char  *keep;                   /* [n_slots][SIM_N_AGES] */
+    engine_layout   layout;
+    int16_t        *kpos;                   /* [ENGINE_ROWS * stride]: where the pupils at a
+                                               position go on ageing (the position of their
+                                               slot in the next age's row), -1 if they leave
+                                               it; the last age's row is all -1 */
     rates           base_rates;             /* the fit's rates (no exit shift) */
     double          exit_scale;             /* sd of the exit draw's Student-t or normal */
     double          exit_df;                /* its degrees of freedom (0: normal) */
@@ -287,6 +291,10 @@ static sim_status check_caseload(const scenario *sc, int32_t *base, sim_error *e
 
 static sim_status check_placer(const engine_placer *pl, sim_error *err)
 {
+    if (pl->n_extra > ENGINE_MAX_EXTRA)
+        return sim_error_set(err, SIM_EUSAGE, "placer", 0, "slot",
+                             "%zu extra slots (expected at most %d)", pl->n_extra,
+                             (int)ENGINE_MAX_EXTRA);
     for (size_t i = 0; i < pl->n_extra; i++) {
         const engine_slot *s = &pl->extra[i];
         if ((int)s->setting < 0 || s->setting >= SIM_N_SETTINGS || s->age_from < SIM_MIN_AGE
@@ -302,23 +310,86 @@ static sim_status check_placer(const engine_placer *pl, sim_error *err)
     return SIM_OK;
 }
 
+/* 1 if extra slot x holds pupils of age a and need n. */
+static int slot_holds(const engine_slot *x, int a, int n)
+{
+    return a >= x->age_from && a <= x->age_to && (x->needs == 0 || (x->needs >> n & 1u));
+}
+
+void engine_layout_init(engine_layout *l, const engine_slot *extra, size_t n_extra)
+{
+    size_t w = 0;
+
+    l->n_slots = SIM_N_SETTINGS + n_extra;
+    for (int c = 0; c < ENGINE_ROWS; c++) {      /* the widest row sets the stride */
+        size_t k = SIM_N_SETTINGS;
+        for (size_t i = 0; i < n_extra; i++)
+            k += (size_t)slot_holds(&extra[i], c / SIM_N_NEEDS, c % SIM_N_NEEDS);
+        w = k > w ? k : w;
+    }
+    l->stride = w;
+    l->slot_at = xmalloc(ENGINE_ROWS * w * sizeof *l->slot_at);
+    l->pos_of = xmalloc(ENGINE_ROWS * l->n_slots * sizeof *l->pos_of);
+    l->width = xmalloc(ENGINE_ROWS * sizeof *l->width);
+    for (size_t c = 0; c < ENGINE_ROWS; c++) {
+        uint16_t *at = l->slot_at + c * w;
+        int16_t *pos = l->pos_of + c * l->n_slots;
+        size_t j = 0;
+        for (size_t s = 0; s < l->n_slots; s++) {
+            int held = s < SIM_N_SETTINGS
+                       || slot_holds(&extra[s - SIM_N_SETTINGS], (int)(c / SIM_N_NEEDS),
+                                     (int)(c % SIM_N_NEEDS));
+            pos[s] = (int16_t)(held ? (int)j : -1);
+            if (held)
+                at[j++] = (uint16_t)s;
+        }
+        l->width[c] = (uint16_t)j;
+        for (; j < w; j++)
+            at[j] = ENGINE_NO_SLOT;
+    }
+}
+
+void engine_layout_free(engine_layout *l)
+{
+    free(l->slot_at);
+    free(l->pos_of);
+    free(l->width);
+    l->slot_at = NULL;
+    l->pos_of = NULL;
+    l->width = NULL;
+}
+
+const engine_layout *engine_get_layout(const engine *e) { return &e->layout; }
+
+/* The slots, their layout, and where each position's pupils go on ageing: a setting's keep
+ * rule (engine_setting_keeps()), an extra slot's ages. */
 static void prepare_slots(engine *e)
 {
     const engine_placer *pl = &e->placer;
+    const engine_layout *l = &e->layout;
 
-    e->n_slots = SIM_N_SETTINGS + pl->n_extra;
+    engine_layout_init(&e->layout, pl->extra, pl->n_extra);
+    e->n_slots = l->n_slots;
+    e->stride = l->stride;
     for (int a = 0; a < SIM_N_AGES; a++)
         e->wanted[a] = pl->wanted ? pl->wanted[a] : (uint16_t)((1u << SIM_N_SETTINGS) - 1u);
     e->slot_setting = xmalloc(e->n_slots * sizeof *e->slot_setting);
-    e->keep = xcalloc(e->n_slots * SIM_N_AGES, 1);
-    for (size_t s = 0; s < e->n_slots; s++) {
-        const engine_slot *x = s < SIM_N_SETTINGS ? NULL : &pl->extra[s - SIM_N_SETTINGS];
-        e->slot_setting[s] = x ? x->setting : (sim_setting)s;
-        for (int a = 0; a < SIM_N_AGES; a++)
-            e->keep[s * SIM_N_AGES + (size_t)a] = (unsigned char)(x
-                ? (a >= x->age_from && a <= x->age_to)
-                : engine_setting_keeps((sim_setting)s, a));
-    }
+    for (size_t s = 0; s < e->n_slots; s++)
+        e->slot_setting[s] = s < SIM_N_SETTINGS ? (sim_setting)s
+                                                : pl->extra[s - SIM_N_SETTINGS].setting;
+    e->kpos = xmalloc(ENGINE_ROWS * e->stride * sizeof *e->kpos);
+    for (size_t c = 0; c < ENGINE_ROWS; c++)
+        for (size_t j = 0; j < e->stride; j++) {
+            const size_t s = l->slot_at[c * e->stride + j], na = c / SIM_N_NEEDS + 1;
+            int keep = 0;
+            if (s != ENGINE_NO_SLOT && na < SIM_N_AGES)
+                keep = s < SIM_N_SETTINGS
+                       ? engine_setting_keeps((sim_setting)s, (int)na)
+                       : (int)na <= pl->extra[s - SIM_N_SETTINGS].age_to;
+            /* a slot held at (a, n) and serving a + 1 is held at (a + 1, n) too */
+            e->kpos[c * e->stride + j] = (int16_t)(keep ? l->pos_of[(c + SIM_N_NEEDS)
+                                                                    * e->n_slots + s] : -1);
+        }
 }
 
 /* The net transfer rate at age a (after ageing) under an exit shift: the fit's rate less
@@ -465,7 +536,8 @@ void engine_free(engine *e)
     if (e == NULL)
         return;
     free(e->slot_setting);
-    free(e->keep);
+    free(e->kpos);
+    engine_layout_free(&e->layout);
     free(e->mean);
     free(e->dsum);
     free(e);
@@ -477,7 +549,7 @@ size_t engine_bytes(const engine *e, size_t n_reps)
 {
     /* state + generator (struct and taus2 state, with malloc overhead) + g and exit shift
      * + workspace */
-    return n_reps * (N_CELLS_AN * e->n_slots * sizeof(int32_t) + 96 + 2 * sizeof(double)
+    return n_reps * (N_CELLS_AN * e->stride * sizeof(int32_t) + 96 + 2 * sizeof(double)
                      + e->placer.ws_size);
 }
 
@@ -689,10 +761,9 @@ static inline void remove_leaving(rep_ctx *rc, int a, row_count *c)
 static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
 {
     const engine *e = rc->e;
-    const size_t S = e->n_slots;
+    const size_t S = e->stride;
     const int na = a + 1;
     const double tin = rc->rt->tin[na];
-    const unsigned char *keep = e->keep + na;
     int64_t before = 0, removed = 0;
     int32_t arrivals = 0;
     double sum_j = 0.0, sum_t = 0.0;
@@ -701,6 +772,7 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
     for (int n = 0; n < SIM_N_NEEDS; n++) {
         int32_t *src = rc->x + (size_t)(a * SIM_N_NEEDS + n) * S;
         int32_t *dst = rc->x + (size_t)(na * SIM_N_NEEDS + n) * S;
+        const int16_t *kp = e->kpos + (size_t)(a * SIM_N_NEEDS + n) * S;
         row_count cnt = { 0, 0, 0, 0, 0 };
         int32_t arrived, total;
         double mu_j, mu_t;
@@ -711,12 +783,12 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
             while (m) {
                 size_t s = (size_t)__builtin_ctzll(m);
                 m &= m - 1;
-                remove_cell(rc, a, src + s, keep[s * SIM_N_AGES] ? dst + s : NULL, &cnt);
+                remove_cell(rc, a, src + s, kp[s] >= 0 ? dst + kp[s] : NULL, &cnt);
             }
         } else {
             for (size_t s = 0; s < S; s++)
                 if (src[s] != 0)
-                    remove_cell(rc, a, src + s, keep[s * SIM_N_AGES] ? dst + s : NULL, &cnt);
+                    remove_cell(rc, a, src + s, kp[s] >= 0 ? dst + kp[s] : NULL, &cnt);
         }
         remove_leaving(rc, a, &cnt);
         before += cnt.before;
@@ -758,7 +830,7 @@ static void clear_wants(rep_ctx *rc)
 static void step(rep_ctx *rc, int h)
 {
     const engine *e = rc->e;
-    const size_t row = SIM_N_NEEDS * e->n_slots;
+    const size_t row = SIM_N_NEEDS * e->stride;
     const double v = e->f->overdispersion;
     const double shock = v > 0.0 ? gsl_ran_gamma(rc->r, 1.0 / v, v) : 1.0;
     const double jscale = shock * exp(rc->g * e->dsum[h]);
@@ -778,10 +850,10 @@ static void step(rep_ctx *rc, int h)
         int32_t j = draw_poisson(&rc->sr, mean[n] * jscale);
         rc->flows.joiners[0] += j;
         if (j > 0)
-            place_row(rc, 0, n, j, rc->x + (size_t)n * e->n_slots);
+            place_row(rc, 0, n, j, rc->x + (size_t)n * e->stride);
     }
     if (rc->want) {
-        e->placer.place(e->placer.ctx, rc->ws, e->base_year + h, rc->want, rc->x, e->n_slots);
+        e->placer.place(e->placer.ctx, rc->ws, e->base_year + h, rc->want, rc->x, e->stride);
         clear_wants(rc);
     }
 }
@@ -802,12 +874,12 @@ static void init_rep(rep_ctx *rc, size_t rep, unsigned long seed)
                                                        : gsl_ran_gaussian(rc->r, 1.0));
     if (rc->want) {
         memcpy(rc->want, e->base, sizeof e->base);
-        e->placer.place(e->placer.ctx, rc->ws, e->base_year, rc->want, rc->x, e->n_slots);
+        e->placer.place(e->placer.ctx, rc->ws, e->base_year, rc->want, rc->x, e->stride);
         memset(rc->want, 0, sizeof e->base);
         return;
     }
     for (size_t c = 0; c < N_CELLS_AN; c++)
-        memcpy(rc->x + c * e->n_slots, e->base + c * SIM_N_SETTINGS,
+        memcpy(rc->x + c * e->stride, e->base + c * SIM_N_SETTINGS,
                SIM_N_SETTINGS * sizeof *rc->x);
 }
 
@@ -863,7 +935,8 @@ static void run_block(run_shared *sh, size_t w)
     const size_t T = opt->threads, lo = opt->n_reps * w / T, hi = opt->n_reps * (w + 1) / T;
     const size_t wsz = e->placer.ws_size;
     rep_ctx rc = { .e = e };
-    engine_view view = { .n_slots = e->n_slots, .slot_setting = e->slot_setting,
+    engine_view view = { .n_slots = e->n_slots, .stride = e->stride,
+                         .slot_at = e->layout.slot_at, .slot_setting = e->slot_setting,
                          .flows = &rc.flows };
 
     if (e->placer.place)
@@ -976,7 +1049,7 @@ sim_status engine_run(const engine *e, const engine_options *opt, const engine_s
                              "%zu replications, %zu threads, horizon %d (expected at least 1 "
                              "of each, a horizon up to %d)", opt->n_reps, opt->threads,
                              opt->horizon, e->horizon);
-    sh.cells = N_CELLS_AN * e->n_slots;
+    sh.cells = N_CELLS_AN * e->stride;
     sh.x = xzalloc_huge(opt->n_reps * sh.cells * sizeof *sh.x);
     sh.rng = xcalloc(opt->n_reps, sizeof *sh.rng);
     sh.draw = xcalloc(2 * opt->n_reps, sizeof *sh.draw);

@@ -60,8 +60,8 @@ static void age_rep_year(void *ctx, const engine_view *v)
 
     for (int a = 0; a < SIM_N_AGES; a++) {
         row[a] = 0;
-        for (size_t c = 0; c < SIM_N_NEEDS * v->n_slots; c++)
-            row[a] += v->x[(size_t)a * SIM_N_NEEDS * v->n_slots + c];
+        for (size_t c = 0; c < SIM_N_NEEDS * v->stride; c++)
+            row[a] += v->x[(size_t)a * SIM_N_NEEDS * v->stride + c];
     }
     /* conservation: p'[a] = p[a-1] - leavers[a-1] - out[a] + joiners[a] + in[a] */
     for (int a = 0; a < SIM_N_AGES; a++) {
@@ -275,14 +275,14 @@ Test(engine, rejects_rates_out_of_range_before_drawing)
 
 /* A placer that puts every pupil into one extra slot counted as SS (ages 0-25). */
 static void all_to_extra(void *ctx, void *ws, int year, int32_t *want, int32_t *x,
-                         size_t n_slots)
+                         size_t stride)
 {
     (void)ctx;
     (void)year;
     ++*(int *)ws;
     for (size_t c = 0; c < (size_t)SIM_N_AGES * SIM_N_NEEDS; c++)
         for (int s = 0; s < SIM_N_SETTINGS; s++)
-            x[c * n_slots + SIM_N_SETTINGS] += want[c * SIM_N_SETTINGS + (size_t)s];
+            x[c * stride + SIM_N_SETTINGS] += want[c * SIM_N_SETTINGS + (size_t)s];
 }
 
 typedef struct extra_check { int ok; } extra_check;
@@ -292,12 +292,14 @@ static void check_extra(void *ctx, const engine_view *v)
     extra_check *c = ctx;
     int64_t in_extra = 0;
 
+    if (v->stride != SIM_N_SETTINGS + 1)         /* the one extra slot, held by every row */
+        c->ok = 0;
     for (size_t c2 = 0; c2 < (size_t)SIM_N_AGES * SIM_N_NEEDS; c2++)
-        for (size_t s = 0; s < v->n_slots; s++)
-            if (s < SIM_N_SETTINGS && v->x[c2 * v->n_slots + s] != 0)
+        for (size_t s = 0; s < v->stride; s++)
+            if (s < SIM_N_SETTINGS && v->x[c2 * v->stride + s] != 0)
                 c->ok = 0;
             else if (s == SIM_N_SETTINGS)
-                in_extra += v->x[c2 * v->n_slots + s];
+                in_extra += v->x[c2 * v->stride + s];
     if (in_extra == 0 || *(int *)v->ws != v->h + 1 || v->slot_setting[SIM_N_SETTINGS] != SET_SS)
         c->ok = 0;
 }
@@ -307,7 +309,7 @@ Test(engine, a_placer_hook_receives_every_pupil_to_place)
     scenario *sc = make_scenario();
     fit f;
     engine *e = NULL;
-    engine_slot slot = { SET_SS, 0, 25 };
+    engine_slot slot = { SET_SS, 0, 25, 0 };
     engine_placer pl = { .extra = &slot, .n_extra = 1, .ws_size = sizeof(int),
                          .place = all_to_extra };
     extra_check chk = { 1 };
@@ -329,7 +331,7 @@ Test(engine, a_placer_hook_receives_every_pupil_to_place)
 typedef struct ss_only { int bad; int64_t got; } ss_only;
 
 static void ss_to_extra(void *ctx, void *ws, int year, int32_t *want, int32_t *x,
-                        size_t n_slots)
+                        size_t stride)
 {
     ss_only *c = ctx;
 
@@ -339,7 +341,7 @@ static void ss_to_extra(void *ctx, void *ws, int year, int32_t *want, int32_t *x
             int32_t k = want[i * SIM_N_SETTINGS + (size_t)s];
             if (k < 0 || (year > 2025 && s != SET_SS && k != 0))
                 __atomic_fetch_add(&c->bad, 1, __ATOMIC_RELAXED);
-            x[i * n_slots + (s == SET_SS ? SIM_N_SETTINGS : (size_t)s)] += k;
+            x[i * stride + (s == SET_SS ? SIM_N_SETTINGS : (size_t)s)] += k;
             if (year > 2025 && s == SET_SS)
                 __atomic_fetch_add(&c->got, k, __ATOMIC_RELAXED);
         }
@@ -350,7 +352,7 @@ static void no_ss_slot(void *ctx, const engine_view *v)
     ss_only *c = ctx;
 
     for (size_t i = 0; i < (size_t)SIM_N_AGES * SIM_N_NEEDS; i++)
-        if (v->x[i * v->n_slots + SET_SS] != 0)
+        if (v->x[i * v->stride + SET_SS] != 0)
             __atomic_fetch_add(&c->bad, 1, __ATOMIC_RELAXED);
 }
 
@@ -359,7 +361,7 @@ Test(engine, a_placer_gets_only_the_settings_it_wants_and_the_rest_go_to_their_s
     scenario *sc = make_scenario();
     fit f;
     engine *e = NULL;
-    engine_slot slot = { SET_SS, 0, 25 };
+    engine_slot slot = { SET_SS, 0, 25, 0 };
     uint16_t wanted[SIM_N_AGES];
     ss_only chk = { 0, 0 };
     engine_placer pl = { .extra = &slot, .n_extra = 1, .ctx = &chk, .place = ss_to_extra,
@@ -471,7 +473,7 @@ Test(engine, rejects_bad_placers_and_run_options)
     scenario *sc = make_scenario();
     fit f;
     engine *e = NULL;
-    engine_slot bad_age = { SET_RP, 11, 30 }, ok = { SET_RP, 11, 15 };
+    engine_slot bad_age = { SET_RP, 11, 30, 0 }, ok = { SET_RP, 11, 15, 0 };
     engine_placer no_hook = { .extra = &ok, .n_extra = 1 };
     engine_placer bad = { .extra = &bad_age, .n_extra = 1, .place = all_to_extra };
     engine_options opt = { .n_reps = 10, .seed = 1, .threads = 0, .horizon = 3 };
@@ -481,6 +483,10 @@ Test(engine, rejects_bad_placers_and_run_options)
     cr_expect(eq(int, engine_prepare(sc, &f, &no_hook, 3, &e, &err), SIM_EUSAGE));
     cr_expect(eq(int, engine_prepare(sc, &f, &bad, 3, &e, &err), SIM_EUSAGE));
     cr_expect(strstr(err.msg, "11-30") != NULL, "%s", err.msg);
+    bad.extra = &ok;                          /* more slots than a row position can name */
+    bad.n_extra = ENGINE_MAX_EXTRA + 1;
+    cr_expect(eq(int, engine_prepare(sc, &f, &bad, 3, &e, &err), SIM_EUSAGE));
+    cr_expect(strstr(err.msg, "30001 extra slots") != NULL, "%s", err.msg);
     cr_expect(eq(int, engine_prepare(sc, &f, NULL, 0, &e, &err), SIM_EUSAGE));
     cr_assert(eq(int, engine_prepare(sc, &f, NULL, 3, &e, &err), SIM_OK));
     cr_expect(eq(int, engine_run(e, &opt, NULL, &err), SIM_EUSAGE));
@@ -612,14 +618,14 @@ static const int split_age[2] = { 7, 12 };
 typedef struct split_log { int32_t *got; } split_log;   /* [rep][2][SIM_N_SETTINGS] */
 
 static void split_place(void *ctx, void *ws, int year, int32_t *want, int32_t *x,
-                        size_t n_slots)
+                        size_t stride)
 {
     int32_t *keep = ws;
 
     (void)ctx;
     for (size_t c = 0; c < (size_t)SIM_N_AGES * SIM_N_NEEDS; c++)
         for (size_t s = 0; s < SIM_N_SETTINGS; s++)
-            x[c * n_slots + s] += want[c * SIM_N_SETTINGS + s];
+            x[c * stride + s] += want[c * SIM_N_SETTINGS + s];
     if (year != 2026)
         return;
     for (int i = 0; i < 2; i++)

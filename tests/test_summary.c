@@ -86,8 +86,8 @@ Test(summary, margins_are_sums_within_each_replication)
     sim_setting slot_setting[SIM_N_SETTINGS + 1];
     int32_t *x = xcalloc((size_t)SIM_N_AGES * SIM_N_NEEDS * (SIM_N_SETTINGS + 1), sizeof *x);
     engine_flows fl = { 0 };
-    engine_view v = { .n_slots = SIM_N_SETTINGS + 1, .slot_setting = slot_setting, .x = x,
-                      .flows = &fl, .h = 1 };
+    engine_view v = { .n_slots = SIM_N_SETTINGS + 1, .stride = SIM_N_SETTINGS + 1,
+                      .slot_setting = slot_setting, .x = x, .flows = &fl, .h = 1 };
     summary *s;
     engine_sink k;
     const size_t S = SIM_N_SETTINGS + 1;
