@@ -1,10 +1,11 @@
 /* engine.h - the Monte Carlo demand engine: replications of the cohort model of fit.h.
  *
- * State of a replication: integer counts x[age][need][slot]. A "slot" is where a pupil is
+ * State of a replication: integer counts by age, need and slot. A "slot" is where a pupil is
  * placed. Slots 0 .. SIM_N_SETTINGS - 1 are the settings themselves (MS, RP, ..., UNK); a
  * caller may append further slots through an engine_placer (the allocation stage appends its
  * named provisions, each belonging to a setting), so the engine's loops never change when
- * named provisions arrive.
+ * named provisions arrive. Each (age, need) row holds only the slots that can hold its pupils
+ * (engine_layout below), so a provision costs memory and time only at its ages and needs.
  *
  * One projection step (January t to January t + 1), per replication:
  *   removal    per occupied cell, Binomial(x, q[a]) plans leave, q[a] combining the

@@ -756,12 +756,34 @@ static inline void remove_leaving(rep_ctx *rc, int a, row_count *c)
     c->pool += surv;
 }
 
+/* Remove and age the occupied cells of row c (age a) into row c + SIM_N_NEEDS. */
+static void age_row(rep_ctx *rc, int a, size_t c, row_count *cnt)
+{
+    const engine *e = rc->e;
+    const size_t S = e->stride;
+    int32_t *src = rc->x + c * S, *dst = src + SIM_N_NEEDS * S;
+    const int16_t *kp = e->kpos + c * S;
+
+    if (S <= 64) {
+        /* visit occupied cells only: a branch-free occupancy mask, then its set bits
+         * (testing every cell mispredicted on the sparse rows of a small LA) */
+        for (uint64_t m = cells_nonzero(src, S); m != 0; m &= m - 1) {
+            const size_t s = cells_lowest(m);
+            remove_cell(rc, a, src + s, kp[s] >= 0 ? dst + kp[s] : NULL, cnt);
+        }
+    } else {
+        for (size_t s = 0; s < S; s++)
+            if (src[s] != 0)
+                remove_cell(rc, a, src + s, kp[s] >= 0 ? dst + kp[s] : NULL, cnt);
+    }
+    remove_leaving(rc, a, cnt);
+}
+
 /* Move age a's survivors to age a + 1 (already empty), then add that age's transfers in and
  * joiners and place them. */
 static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
 {
     const engine *e = rc->e;
-    const size_t S = e->stride;
     const int na = a + 1;
     const double tin = rc->rt->tin[na];
     int64_t before = 0, removed = 0;
@@ -770,27 +792,11 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
     engine_flows *fl = &rc->flows;
 
     for (int n = 0; n < SIM_N_NEEDS; n++) {
-        int32_t *src = rc->x + (size_t)(a * SIM_N_NEEDS + n) * S;
-        int32_t *dst = rc->x + (size_t)(na * SIM_N_NEEDS + n) * S;
-        const int16_t *kp = e->kpos + (size_t)(a * SIM_N_NEEDS + n) * S;
+        const size_t c = (size_t)(a * SIM_N_NEEDS + n);
         row_count cnt = { 0, 0, 0, 0, 0 };
         int32_t arrived, total;
         double mu_j, mu_t;
-        if (S <= 64) {
-            /* visit occupied cells only: a branch-free occupancy mask, then its set bits
-             * (testing every cell mispredicted on the sparse rows of a small LA) */
-            uint64_t m = cells_nonzero(src, S);
-            while (m) {
-                size_t s = (size_t)__builtin_ctzll(m);
-                m &= m - 1;
-                remove_cell(rc, a, src + s, kp[s] >= 0 ? dst + kp[s] : NULL, &cnt);
-            }
-        } else {
-            for (size_t s = 0; s < S; s++)
-                if (src[s] != 0)
-                    remove_cell(rc, a, src + s, kp[s] >= 0 ? dst + kp[s] : NULL, &cnt);
-        }
-        remove_leaving(rc, a, &cnt);
+        age_row(rc, a, c, &cnt);
         before += cnt.before;
         removed += cnt.removed;
         /* joiners and transfers in are independent Poissons: draw their sum once */
@@ -803,7 +809,7 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
         fl->replaced[na] += cnt.pool;
         total = cnt.pool + arrived;
         if (total > 0)
-            place_row(rc, na, n, total, dst);
+            place_row(rc, na, n, total, rc->x + (c + SIM_N_NEEDS) * e->stride);
     }
     fl->plans_before[a] = before;
     fl->leavers[a] = draw_binomial_l(&rc->sr, rc->rt->leave_share[a], (int32_t)removed,
