@@ -934,12 +934,43 @@ static void prefetch_state(const int32_t *x, size_t cells)
         __builtin_prefetch(x + i, 1, 3);
 }
 
+/* Point rc at replication i's generator, state and workspace. */
+static void bind_rep(rep_ctx *rc, const run_shared *sh, size_t i)
+{
+    const size_t wsz = sh->e->placer.ws_size;
+
+    rc->r = sh->rng[i];
+    sample_bind(&rc->sr, rc->r, sh->e->inline_rng);
+    rc->x = sh->x + i * sh->cells;
+    rc->ws = wsz ? sh->ws + i * wsz : NULL;
+}
+
+/* Step replications lo .. hi - 1 into year base + h and hand each to the sink. */
+static void step_block(run_shared *sh, rep_ctx *rc, engine_view *view, size_t lo, size_t hi,
+                       int h)
+{
+    for (size_t i = lo; i < hi; i++) {
+        bind_rep(rc, sh, i);
+        rc->g = sh->draw[2 * i];
+        use_shift(rc, sh->draw[2 * i + 1]);
+        if (i + 1 < hi)
+            prefetch_state(sh->x + (i + 1) * sh->cells, sh->cells);
+        step(rc, h);
+        view->rep = i;
+        view->year = sh->e->base_year + h;
+        view->h = h;
+        view->x = rc->x;
+        view->ws = rc->ws;
+        if (sh->sink && sh->sink->rep_year)
+            sh->sink->rep_year(sh->sink->ctx, view);
+    }
+}
+
 static void run_block(run_shared *sh, size_t w)
 {
     const engine *e = sh->e;
     const engine_options *opt = sh->opt;
     const size_t T = opt->threads, lo = opt->n_reps * w / T, hi = opt->n_reps * (w + 1) / T;
-    const size_t wsz = e->placer.ws_size;
     rep_ctx rc = { .e = e };
     engine_view view = { .n_slots = e->n_slots, .stride = e->stride,
                          .slot_at = e->layout.slot_at, .slot_setting = e->slot_setting,
@@ -948,33 +979,13 @@ static void run_block(run_shared *sh, size_t w)
     if (e->placer.place)
         rc.want = xcalloc(N_CELLS_AN * SIM_N_SETTINGS, sizeof *rc.want);
     for (size_t i = lo; i < hi; i++) {
-        rc.r = sh->rng[i];
-        sample_bind(&rc.sr, rc.r, e->inline_rng);
-        rc.x = sh->x + i * sh->cells;
-        rc.ws = wsz ? sh->ws + i * wsz : NULL;
+        bind_rep(&rc, sh, i);
         init_rep(&rc, i, opt->seed);
         sh->draw[2 * i] = rc.g;
         sh->draw[2 * i + 1] = rc.shift;
     }
     for (int h = 1; h <= opt->horizon; h++) {
-        for (size_t i = lo; i < hi; i++) {
-            rc.r = sh->rng[i];
-            sample_bind(&rc.sr, rc.r, e->inline_rng);
-            rc.x = sh->x + i * sh->cells;
-            rc.ws = wsz ? sh->ws + i * wsz : NULL;
-            rc.g = sh->draw[2 * i];
-            use_shift(&rc, sh->draw[2 * i + 1]);
-            if (i + 1 < hi)
-                prefetch_state(sh->x + (i + 1) * sh->cells, sh->cells);
-            step(&rc, h);
-            view.rep = i;
-            view.year = e->base_year + h;
-            view.h = h;
-            view.x = rc.x;
-            view.ws = rc.ws;
-            if (sh->sink && sh->sink->rep_year)
-                sh->sink->rep_year(sh->sink->ctx, &view);
-        }
+        step_block(sh, &rc, &view, lo, hi, h);
         pthread_barrier_wait(&sh->barrier);
         if (sh->sink && sh->sink->year_done)
             sh->sink->year_done(sh->sink->ctx, h, w, T);
