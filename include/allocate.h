@@ -113,10 +113,11 @@ engine_placer alloc_placer(const alloc *al);
 size_t alloc_slots(const alloc *al);
 size_t alloc_provision_slot(const alloc *al, size_t p);
 
-/* The state's layout (engine.h, engine_layout) for these slots: positions a row, and the
- * position of `slot` in the row of age a and need n, or -1 when that row cannot hold it. */
-size_t alloc_stride(const alloc *al);
-long alloc_pos(const alloc *al, int a, int n, size_t slot);
+/* The state's layout (engine.h, engine_layout) for these slots: cells of a replication's
+ * state, and the cell of `slot` in the row of age a and need n, or -1 when that row cannot
+ * hold it. */
+size_t alloc_cells(const alloc *al);
+long alloc_cell(const alloc *al, int a, int n, size_t slot);
 
 /* Capacity of provision p in January base_year + h (0 <= h <= horizon). */
 int32_t alloc_capacity(const alloc *al, size_t p, int h);
@@ -132,8 +133,9 @@ int alloc_constrains_age(const alloc *al, sim_group g, int a);
  * without a limit, no shortfall); "" when there are none. Returns the base-year pupils in all. */
 long alloc_free_ages_note(const alloc *al, char *buf, size_t n);
 
-/* Place the pupils of want[] (layout of engine_placer.place) into x (rows of alloc_stride()
- * positions) for year base_year + h, exactly as the placer does (exposed for tests). */
+/* Place the pupils of want[] (layout of engine_placer.place) into x (alloc_cells() cells laid
+ * out as alloc_cell() says) for year base_year + h, exactly as the placer does (exposed for
+ * tests). */
 void alloc_place(const alloc *al, int h, int32_t *want, int32_t *x);
 
 /* Results for `n_reps` replications over years base_year+1 .. base_year+horizon, whose

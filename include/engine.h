@@ -74,22 +74,21 @@ typedef struct engine_slot {
 enum { ENGINE_ROWS = SIM_N_AGES * SIM_N_NEEDS, ENGINE_NO_SLOT = 0xffff,
        ENGINE_MAX_EXTRA = 30000 };
 
-/* Where the slots live in the state. Row c = a * SIM_N_NEEDS + n (age a, need n) holds the
- * SIM_N_SETTINGS setting slots at positions 0 .. SIM_N_SETTINGS - 1, then, in slot order, only
- * the extra slots that can hold a pupil of that age and need; every row has `stride`
- * positions, unused ones last (and always 0). A provision for primary pupils with autism thus
- * costs nothing in the rows of other ages and needs: Hackney's 23 extra slots need 12
- * positions a row, not 23. The engine and the placer build the same layout from the same
- * slots with engine_layout_init(). */
+/* Where the slots live in the state. Row c = a * SIM_N_NEEDS + n (age a, need n) starts at
+ * row_off[c] and holds the SIM_N_SETTINGS setting slots at positions 0 .. SIM_N_SETTINGS - 1,
+ * then, in slot order, only the extra slots that can hold a pupil of that age and need. A
+ * provision for primary pupils with autism thus costs nothing in the rows of other ages and
+ * needs: Hackney's 34 slots take 5,575 cells, not 338 x 34 = 11,492. The engine and the
+ * placer build the same layout from the same slots with engine_layout_init(). */
 typedef struct engine_layout {
     size_t    n_slots;                   /* SIM_N_SETTINGS + extra slots */
-    size_t    stride;                    /* positions a row */
-    uint16_t *slot_at;                   /* [ENGINE_ROWS * stride]: the slot at each position,
-                                            ENGINE_NO_SLOT when unused; owned */
+    size_t    cells;                     /* cells of a replication's state */
+    size_t    widest;                    /* positions of the widest row */
+    size_t   *row_off;                   /* [ENGINE_ROWS + 1]: where row c starts (row_off[c +
+                                            1] - row_off[c] positions); owned */
+    uint16_t *slot_at;                   /* [cells]: the slot at each cell; owned */
     int16_t  *pos_of;                    /* [ENGINE_ROWS * n_slots]: where slot s is in row c,
                                             -1 when the row cannot hold it; owned */
-    uint16_t *width;                     /* [ENGINE_ROWS]: positions row c uses (the rest are
-                                            unused); owned */
 } engine_layout;
 
 /* Build the layout for the settings and `extra` (n_extra <= ENGINE_MAX_EXTRA, each with a
@@ -114,17 +113,18 @@ typedef struct engine_flows {
     int64_t replaced[SIM_N_AGES];        /* continuing plans re-placed (slot ended) */
 } engine_flows;
 
-/* What a sink sees of one replication after the step into year `year`: x[c * stride + j], the
- * pupils of row c = a * SIM_N_NEEDS + n at position j, which holds slot slot_at[c * stride + j]
- * (NULL: slot j itself), and slot_setting[s] (the setting each slot counts as); the engine
- * itself always gives x and no by_phase. Borrowed: valid only during the call. */
+/* What a sink sees of one replication after the step into year `year`: x[row_off[c] + j], the
+ * pupils of row c = a * SIM_N_NEEDS + n at position j (row_off[c + 1] - row_off[c] positions),
+ * which holds slot slot_at[row_off[c] + j] (slot_at NULL: slot j itself), and slot_setting[s]
+ * (the setting each slot counts as); the engine itself always gives x and no by_phase.
+ * Borrowed: valid only during the call. */
 typedef struct engine_view {
     size_t              rep;
     int                 year;            /* January census year just reached */
     int                 h;               /* years after the base year, 1..horizon */
     size_t              n_slots;         /* slots, settings included */
-    size_t              stride;          /* positions a row of x */
-    const uint16_t     *slot_at;         /* [ENGINE_ROWS * stride] or NULL */
+    const size_t       *row_off;         /* [ENGINE_ROWS + 1]; NULL when x is */
+    const uint16_t     *slot_at;         /* [row_off[ENGINE_ROWS]] or NULL */
     const sim_setting  *slot_setting;    /* [n_slots] */
     const int32_t      *x;               /* NULL when by_phase is given instead */
     /* x summed over the ages of each phase, [phase][need][setting] with every slot counted as
@@ -146,8 +146,8 @@ typedef struct engine_view {
  *                   want[(a * SIM_N_NEEDS + n) * SIM_N_SETTINGS + s] pupils of age a and need
  *                   n who need a place and were drawn to setting s; it must add every one of
  *                   them to some slot of x (same age and need) that their row holds, x being
- *                   laid out as engine_layout_init() lays out these slots with `stride`
- *                   positions a row, and may use `ws`. It is called
+ *                   laid out as `lay` (engine_layout_init() of these slots) says, and may
+ *                   use `ws`. It is called
  *                   from worker threads, so it may write only to `ws`, `x` and the entries
  *                   of `want` it was given (the engine zeroes those rows afterwards), and
  *                   must not draw random numbers (results must not depend on threads). */
@@ -156,7 +156,8 @@ typedef struct engine_placer {
     size_t             n_extra;
     size_t             ws_size;
     void              *ctx;
-    void (*place)(void *ctx, void *ws, int year, int32_t *want, int32_t *x, size_t stride);
+    void (*place)(void *ctx, void *ws, int year, int32_t *want, int32_t *x,
+                  const engine_layout *lay);
     /* [SIM_N_AGES] or NULL (all bits set). Bit s of wanted[a] clear: in projected years the
      * engine puts pupils of age a drawn to setting s straight into slot s, as place() would
      * (a setting the placer does not limit at that age), so only the others reach want. */

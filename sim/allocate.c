@@ -177,9 +177,10 @@ static void prepare_slots(alloc *al)
         }
     engine_layout_init(&al->lay, al->extra, al->n_extra);
     for (size_t c = 0; c < ENGINE_ROWS; c++) {   /* provisions come before the other slots */
-        const uint16_t *at = al->lay.slot_at + c * al->lay.stride;
+        const uint16_t *at = al->lay.slot_at + al->lay.row_off[c];
+        const size_t w = al->lay.row_off[c + 1] - al->lay.row_off[c];
         size_t j = SIM_N_SETTINGS;
-        while (j < al->lay.width[c] && at[j] < SIM_N_SETTINGS + al->n_prov)
+        while (j < w && at[j] < SIM_N_SETTINGS + al->n_prov)
             j++;
         al->prov_w[c] = (uint16_t)j;
     }
@@ -365,13 +366,17 @@ void alloc_free(alloc *al)
 }
 
 size_t alloc_slots(const alloc *al) { return al->n_slots; }
-size_t alloc_stride(const alloc *al) { return al->lay.stride; }
+size_t alloc_cells(const alloc *al) { return al->lay.cells; }
 
-long alloc_pos(const alloc *al, int a, int n, size_t slot)
+long alloc_cell(const alloc *al, int a, int n, size_t slot)
 {
+    size_t c = (size_t)(a * SIM_N_NEEDS + n);
+    long pos;
+
     if (a < 0 || a >= SIM_N_AGES || n < 0 || n >= SIM_N_NEEDS || slot >= al->n_slots)
         return -1;
-    return al->lay.pos_of[(size_t)(a * SIM_N_NEEDS + n) * al->n_slots + slot];
+    pos = al->lay.pos_of[c * al->n_slots + slot];
+    return pos < 0 ? -1 : (long)al->lay.row_off[c] + pos;
 }
 
 /* Where slot s is in row c (a * SIM_N_NEEDS + n): the row's positions by slot. */
@@ -455,13 +460,13 @@ static uint64_t *free_set(const alloc *al, int32_t *fr)
  * provision cells of every row at the ages some provision serves), and their set. */
 static void free_places(const alloc *al, int h, const int32_t *x, int32_t *restrict fr)
 {
-    const size_t W = al->lay.stride, P = al->n_prov;
+    const size_t P = al->n_prov;
 
     memcpy(fr, al->cap + (size_t)h * P, P * sizeof *fr);
     for (size_t c = (size_t)al->age_lo * SIM_N_NEEDS; c < (size_t)(al->age_hi + 1) * SIM_N_NEEDS;
          c++) {
-        const int32_t *row = x + c * W;
-        const uint16_t *at = al->lay.slot_at + c * W;
+        const int32_t *row = x + al->lay.row_off[c];
+        const uint16_t *at = al->lay.slot_at + al->lay.row_off[c];
         for (size_t j = SIM_N_SETTINGS; j < al->prov_w[c]; j++)
             fr[at[j] - SIM_N_SETTINGS] -= row[j];
     }
@@ -517,7 +522,6 @@ static int32_t fill_chain(const alloc *al, int g, int a, int n, int32_t k, int32
  * go first (they have waited longest), youngest first. */
 static void bring_back(const alloc *al, int32_t *x, int32_t *fr)
 {
-    const size_t W = al->lay.stride;
     int open[SIM_N_GROUPS] = { 0 }, list[SIM_N_GROUPS], n_open = 0;
 
     /* a group whose overflow chain has no free place at all cannot take anyone back */
@@ -540,7 +544,7 @@ static void bring_back(const alloc *al, int32_t *x, int32_t *fr)
             }
         for (int n = 0; n < SIM_N_NEEDS && n_at > 0; n++) {
             const size_t c = (size_t)(a * SIM_N_NEEDS + n);
-            int32_t *row = x + c * W;
+            int32_t *row = x + al->lay.row_off[c];
             for (int i = 0; i < n_at; i++) {
                 int32_t *cell = row + row_pos(al, c)[away[i]];   /* held at every age and
                                                                     need of its stage */
@@ -556,7 +560,7 @@ static void place_one(const alloc *al, int h, int a, int n, int s, int32_t k, in
                       int32_t *fr)
 {
     const size_t c = (size_t)(a * SIM_N_NEEDS + n);
-    int32_t *row = x + c * al->lay.stride;
+    int32_t *row = x + al->lay.row_off[c];
     const int g = al->set_group[s];
 
     if (g < 0 || al->gi[g] < 0 || !al->con_age[g][a]) {
@@ -579,7 +583,7 @@ static void free_ages_home(const alloc *al, int32_t *x)
         const int a = al->free_age[i][0], g = al->free_age[i][1];
         for (int n = 0; n < SIM_N_NEEDS; n++) {
             const size_t c = (size_t)(a * SIM_N_NEEDS + n);
-            int32_t *row = x + c * al->lay.stride;
+            int32_t *row = x + al->lay.row_off[c];
             int32_t *away = row + row_pos(al, c)[al->oob[g][stage_of(a)]];
             row[GROUP_SETTING[g]] += *away;
             *away = 0;
@@ -621,11 +625,12 @@ void alloc_place(const alloc *al, int h, int32_t *want, int32_t *x)
     free(fr);
 }
 
-static void on_place(void *ctx, void *ws, int year, int32_t *want, int32_t *x, size_t stride)
+static void on_place(void *ctx, void *ws, int year, int32_t *want, int32_t *x,
+                     const engine_layout *lay)
 {
     const alloc *al = ctx;
 
-    (void)stride;                        /* al->lay.stride: the engine's layout is al's */
+    (void)lay;                           /* al->lay: the engine's layout is al's */
     place_with(al, year - al->base_year, want, x, ws);
 }
 
@@ -765,18 +770,19 @@ static void add_totals(const alloc *al, const double *uc, const int32_t *tot, in
 static void sum_phase(const alloc *al, int ph, const int32_t *x, int32_t *restrict P,
                       int32_t lim[SIM_N_NEEDS][SIM_N_SETTINGS])
 {
-    const size_t S = al->n_slots, W = al->lay.stride;
+    const size_t S = al->n_slots;
 
     memset(P, 0, SIM_N_NEEDS * S * sizeof *P);
     memset(lim, 0, SIM_N_NEEDS * sizeof *lim);
     for (int a = phase_first_age((sim_phase)ph); a <= phase_last_age((sim_phase)ph); a++)
         for (int n = 0; n < SIM_N_NEEDS; n++) {
-            const size_t c = (size_t)(a * SIM_N_NEEDS + n);
-            const int32_t *row = x + c * W;
-            const uint16_t *at = al->lay.slot_at + c * W;
+            const size_t c = (size_t)(a * SIM_N_NEEDS + n), w = al->lay.row_off[c + 1]
+                                                                  - al->lay.row_off[c];
+            const int32_t *row = x + al->lay.row_off[c];
+            const uint16_t *at = al->lay.slot_at + al->lay.row_off[c];
             int32_t *Pn = P + (size_t)n * S;
             cells_add(Pn, row, SIM_N_SETTINGS, 1);
-            for (size_t j = SIM_N_SETTINGS; j < al->lay.width[c]; j++)
+            for (size_t j = SIM_N_SETTINGS; j < w; j++)
                 Pn[at[j]] += row[j];     /* no test: whether a cell is empty is a coin flip */
             for (unsigned m = al->wanted[a]; m != 0; m &= m - 1)
                 lim[n][cells_lowest(m)] += row[cells_lowest(m)];
@@ -822,7 +828,7 @@ static void pass_on(const alloc_result *r, const engine_view *v, const int64_t *
         SET_UNK };
 
     cv.n_slots = SIM_N_SETTINGS;
-    cv.stride = SIM_N_SETTINGS;
+    cv.row_off = NULL;
     cv.slot_at = NULL;
     cv.slot_setting = SETTINGS;
     cv.x = NULL;
@@ -1120,7 +1126,7 @@ static void base_year_bands(alloc_result *r)
     const alloc *al = r->al;
     const size_t n_reps = r->n_reps;
     int32_t *want = xcalloc((size_t)SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS, sizeof *want);
-    int32_t *x = xcalloc((size_t)ENGINE_ROWS * al->lay.stride, sizeof *x);
+    int32_t *x = xcalloc(al->lay.cells, sizeof *x);
     engine_view v;
 
     if (n_reps == 0)
@@ -1136,7 +1142,7 @@ static void base_year_bands(alloc_result *r)
     memset(&v, 0, sizeof v);
     v.year = al->base_year;
     v.n_slots = al->n_slots;
-    v.stride = al->lay.stride;
+    v.row_off = al->lay.row_off;
     v.slot_at = al->lay.slot_at;
     v.x = x;
     r->n_reps = 1;                       /* band the one state as a replication of its own */

@@ -81,13 +81,13 @@ struct engine {
     const fit      *f;
     engine_placer   placer;
     int             base_year, horizon;
-    size_t          n_slots, stride;        /* slots; positions a row of the state */
+    size_t          n_slots, cells;         /* slots; cells of a replication's state */
     sim_setting    *slot_setting;           /* [n_slots] */
     engine_layout   layout;
-    int16_t        *kpos;                   /* [ENGINE_ROWS * stride]: where the pupils at a
-                                               position go on ageing (the position of their
-                                               slot in the next age's row), -1 if they leave
-                                               it; the last age's row is all -1 */
+    int16_t        *kpos;                   /* [cells]: where the pupils of a cell go on ageing
+                                               (the position of their slot in the next age's
+                                               row), -1 if they leave it; the last age's rows
+                                               are all -1 */
     rates           base_rates;             /* the fit's rates (no exit shift) */
     double          exit_scale;             /* sd of the exit draw's Student-t or normal */
     double          exit_df;                /* its degrees of freedom (0: normal) */
@@ -318,45 +318,39 @@ static int slot_holds(const engine_slot *x, int a, int n)
 
 void engine_layout_init(engine_layout *l, const engine_slot *extra, size_t n_extra)
 {
-    size_t w = 0;
-
     l->n_slots = SIM_N_SETTINGS + n_extra;
-    for (int c = 0; c < ENGINE_ROWS; c++) {      /* the widest row sets the stride */
-        size_t k = SIM_N_SETTINGS;
-        for (size_t i = 0; i < n_extra; i++)
-            k += (size_t)slot_holds(&extra[i], c / SIM_N_NEEDS, c % SIM_N_NEEDS);
-        w = k > w ? k : w;
-    }
-    l->stride = w;
-    l->slot_at = xmalloc(ENGINE_ROWS * w * sizeof *l->slot_at);
+    l->row_off = xmalloc((ENGINE_ROWS + 1) * sizeof *l->row_off);
     l->pos_of = xmalloc(ENGINE_ROWS * l->n_slots * sizeof *l->pos_of);
-    l->width = xmalloc(ENGINE_ROWS * sizeof *l->width);
-    for (size_t c = 0; c < ENGINE_ROWS; c++) {
-        uint16_t *at = l->slot_at + c * w;
+    l->widest = 0;
+    l->row_off[0] = 0;
+    for (size_t c = 0; c < ENGINE_ROWS; c++) {   /* positions of each slot, row by row */
         int16_t *pos = l->pos_of + c * l->n_slots;
         size_t j = 0;
         for (size_t s = 0; s < l->n_slots; s++) {
             int held = s < SIM_N_SETTINGS
                        || slot_holds(&extra[s - SIM_N_SETTINGS], (int)(c / SIM_N_NEEDS),
                                      (int)(c % SIM_N_NEEDS));
-            pos[s] = (int16_t)(held ? (int)j : -1);
-            if (held)
-                at[j++] = (uint16_t)s;
+            pos[s] = (int16_t)(held ? (int)j++ : -1);
         }
-        l->width[c] = (uint16_t)j;
-        for (; j < w; j++)
-            at[j] = ENGINE_NO_SLOT;
+        l->row_off[c + 1] = l->row_off[c] + j;
+        l->widest = j > l->widest ? j : l->widest;
     }
+    l->cells = l->row_off[ENGINE_ROWS];
+    l->slot_at = xmalloc(l->cells * sizeof *l->slot_at);
+    for (size_t c = 0; c < ENGINE_ROWS; c++)
+        for (size_t s = 0; s < l->n_slots; s++)
+            if (l->pos_of[c * l->n_slots + s] >= 0)
+                l->slot_at[l->row_off[c] + (size_t)l->pos_of[c * l->n_slots + s]] = (uint16_t)s;
 }
 
 void engine_layout_free(engine_layout *l)
 {
+    free(l->row_off);
     free(l->slot_at);
     free(l->pos_of);
-    free(l->width);
+    l->row_off = NULL;
     l->slot_at = NULL;
     l->pos_of = NULL;
-    l->width = NULL;
 }
 
 const engine_layout *engine_get_layout(const engine *e) { return &e->layout; }
@@ -370,25 +364,24 @@ static void prepare_slots(engine *e)
 
     engine_layout_init(&e->layout, pl->extra, pl->n_extra);
     e->n_slots = l->n_slots;
-    e->stride = l->stride;
+    e->cells = l->cells;
     for (int a = 0; a < SIM_N_AGES; a++)
         e->wanted[a] = pl->wanted ? pl->wanted[a] : (uint16_t)((1u << SIM_N_SETTINGS) - 1u);
     e->slot_setting = xmalloc(e->n_slots * sizeof *e->slot_setting);
     for (size_t s = 0; s < e->n_slots; s++)
         e->slot_setting[s] = s < SIM_N_SETTINGS ? (sim_setting)s
                                                 : pl->extra[s - SIM_N_SETTINGS].setting;
-    e->kpos = xmalloc(ENGINE_ROWS * e->stride * sizeof *e->kpos);
+    e->kpos = xmalloc(e->cells * sizeof *e->kpos);
     for (size_t c = 0; c < ENGINE_ROWS; c++)
-        for (size_t j = 0; j < e->stride; j++) {
-            const size_t s = l->slot_at[c * e->stride + j], na = c / SIM_N_NEEDS + 1;
+        for (size_t i = l->row_off[c]; i < l->row_off[c + 1]; i++) {
+            const size_t s = l->slot_at[i], na = c / SIM_N_NEEDS + 1;
             int keep = 0;
-            if (s != ENGINE_NO_SLOT && na < SIM_N_AGES)
+            if (na < SIM_N_AGES)
                 keep = s < SIM_N_SETTINGS
                        ? engine_setting_keeps((sim_setting)s, (int)na)
                        : (int)na <= pl->extra[s - SIM_N_SETTINGS].age_to;
             /* a slot held at (a, n) and serving a + 1 is held at (a + 1, n) too */
-            e->kpos[c * e->stride + j] = (int16_t)(keep ? l->pos_of[(c + SIM_N_NEEDS)
-                                                                    * e->n_slots + s] : -1);
+            e->kpos[i] = (int16_t)(keep ? l->pos_of[(c + SIM_N_NEEDS) * e->n_slots + s] : -1);
         }
 }
 
@@ -549,7 +542,7 @@ size_t engine_bytes(const engine *e, size_t n_reps)
 {
     /* state + generator (struct and taus2 state, with malloc overhead) + g and exit shift
      * + workspace */
-    return n_reps * (N_CELLS_AN * e->stride * sizeof(int32_t) + 96 + 2 * sizeof(double)
+    return n_reps * (e->cells * sizeof(int32_t) + 96 + 2 * sizeof(double)
                      + e->placer.ws_size);
 }
 
@@ -760,9 +753,9 @@ static inline void remove_leaving(rep_ctx *rc, int a, row_count *c)
 static void age_row(rep_ctx *rc, int a, size_t c, row_count *cnt)
 {
     const engine *e = rc->e;
-    const size_t S = e->stride;
-    int32_t *src = rc->x + c * S, *dst = src + SIM_N_NEEDS * S;
-    const int16_t *kp = e->kpos + c * S;
+    const size_t *off = e->layout.row_off, S = off[c + 1] - off[c];
+    int32_t *src = rc->x + off[c], *dst = rc->x + off[c + SIM_N_NEEDS];
+    const int16_t *kp = e->kpos + off[c];
 
     if (S <= 64) {
         /* visit occupied cells only: a branch-free occupancy mask, then its set bits
@@ -809,7 +802,7 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
         fl->replaced[na] += cnt.pool;
         total = cnt.pool + arrived;
         if (total > 0)
-            place_row(rc, na, n, total, rc->x + (c + SIM_N_NEEDS) * e->stride);
+            place_row(rc, na, n, total, rc->x + e->layout.row_off[c + SIM_N_NEEDS]);
     }
     fl->plans_before[a] = before;
     fl->leavers[a] = draw_binomial_l(&rc->sr, rc->rt->leave_share[a], (int32_t)removed,
@@ -836,12 +829,13 @@ static void clear_wants(rep_ctx *rc)
 static void step(rep_ctx *rc, int h)
 {
     const engine *e = rc->e;
-    const size_t row = SIM_N_NEEDS * e->stride;
+    const size_t *off = e->layout.row_off;
+    const size_t row = e->cells - off[SIM_MAX_AGE * SIM_N_NEEDS];   /* the last age's cells */
     const double v = e->f->overdispersion;
     const double shock = v > 0.0 ? gsl_ran_gamma(rc->r, 1.0 / v, v) : 1.0;
     const double jscale = shock * exp(rc->g * e->dsum[h]);
     const double *mean = e->mean + (size_t)h * N_CELLS_AN;
-    int32_t *last = rc->x + (size_t)SIM_MAX_AGE * row;
+    int32_t *last = rc->x + off[SIM_MAX_AGE * SIM_N_NEEDS];
     int64_t old = 0;
 
     memset(&rc->flows, 0, sizeof rc->flows);
@@ -856,10 +850,10 @@ static void step(rep_ctx *rc, int h)
         int32_t j = draw_poisson(&rc->sr, mean[n] * jscale);
         rc->flows.joiners[0] += j;
         if (j > 0)
-            place_row(rc, 0, n, j, rc->x + (size_t)n * e->stride);
+            place_row(rc, 0, n, j, rc->x + off[n]);
     }
     if (rc->want) {
-        e->placer.place(e->placer.ctx, rc->ws, e->base_year + h, rc->want, rc->x, e->stride);
+        e->placer.place(e->placer.ctx, rc->ws, e->base_year + h, rc->want, rc->x, &e->layout);
         clear_wants(rc);
     }
 }
@@ -880,12 +874,12 @@ static void init_rep(rep_ctx *rc, size_t rep, unsigned long seed)
                                                        : gsl_ran_gaussian(rc->r, 1.0));
     if (rc->want) {
         memcpy(rc->want, e->base, sizeof e->base);
-        e->placer.place(e->placer.ctx, rc->ws, e->base_year, rc->want, rc->x, e->stride);
+        e->placer.place(e->placer.ctx, rc->ws, e->base_year, rc->want, rc->x, &e->layout);
         memset(rc->want, 0, sizeof e->base);
         return;
     }
     for (size_t c = 0; c < N_CELLS_AN; c++)
-        memcpy(rc->x + c * e->stride, e->base + c * SIM_N_SETTINGS,
+        memcpy(rc->x + e->layout.row_off[c], e->base + c * SIM_N_SETTINGS,
                SIM_N_SETTINGS * sizeof *rc->x);
 }
 
@@ -972,7 +966,7 @@ static void run_block(run_shared *sh, size_t w)
     const engine_options *opt = sh->opt;
     const size_t T = opt->threads, lo = opt->n_reps * w / T, hi = opt->n_reps * (w + 1) / T;
     rep_ctx rc = { .e = e };
-    engine_view view = { .n_slots = e->n_slots, .stride = e->stride,
+    engine_view view = { .n_slots = e->n_slots, .row_off = e->layout.row_off,
                          .slot_at = e->layout.slot_at, .slot_setting = e->slot_setting,
                          .flows = &rc.flows };
 
@@ -1066,7 +1060,7 @@ sim_status engine_run(const engine *e, const engine_options *opt, const engine_s
                              "%zu replications, %zu threads, horizon %d (expected at least 1 "
                              "of each, a horizon up to %d)", opt->n_reps, opt->threads,
                              opt->horizon, e->horizon);
-    sh.cells = N_CELLS_AN * e->stride;
+    sh.cells = e->cells;
     sh.x = xzalloc_huge(opt->n_reps * sh.cells * sizeof *sh.x);
     sh.rng = xcalloc(opt->n_reps, sizeof *sh.rng);
     sh.draw = xcalloc(2 * opt->n_reps, sizeof *sh.draw);

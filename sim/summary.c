@@ -255,15 +255,12 @@ static void on_rep_year(void *ctx, const engine_view *v)
     for (int a = 0; a < SIM_N_AGES && v->by_phase == NULL; a++) {
         int p = phase_of_age(a);
         for (int n = 0; n < SIM_N_NEEDS; n++) {
-            const size_t at = (size_t)(a * SIM_N_NEEDS + n) * v->stride;
+            const size_t r = (size_t)(a * SIM_N_NEEDS + n), at = v->row_off[r];
             const int32_t *x = v->x + at;
             int64_t *dst = c + (p * SIM_N_NEEDS + n) * SIM_N_SETTINGS;
             add_settings(x, dst);
-            for (size_t j = SIM_N_SETTINGS; j < v->stride; j++) {
-                const size_t s = v->slot_at ? v->slot_at[at + j] : j;
-                if (x[j] != 0)           /* unused positions are 0 */
-                    dst[v->slot_setting[s]] += x[j];
-            }
+            for (size_t j = SIM_N_SETTINGS; j < v->row_off[r + 1] - at; j++)
+                dst[v->slot_setting[v->slot_at ? v->slot_at[at + j] : j]] += x[j];
         }
     }
     rollup_int(c, cube);

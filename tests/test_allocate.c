@@ -77,18 +77,17 @@ static scenario *tiny(void)
 
 static size_t cell(int a, int n) { return (size_t)(a * SIM_N_NEEDS + n); }
 
-/* The state x, rows of S positions laid out as the allocator lays them out, and want. */
+/* The state x, laid out as the allocator lays it out, and want. */
 typedef struct state {
     const alloc *al;
-    size_t       S;
     int32_t     *x, *want;
 } state;
 
 static state new_state(const alloc *al)
 {
-    state st = { al, alloc_stride(al), NULL, NULL };
+    state st = { al, NULL, NULL };
 
-    st.x = xcalloc((size_t)SIM_N_AGES * SIM_N_NEEDS * st.S, sizeof *st.x);
+    st.x = xcalloc(alloc_cells(al), sizeof *st.x);
     st.want = xcalloc((size_t)SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS, sizeof *st.want);
     return st;
 }
@@ -96,10 +95,10 @@ static state new_state(const alloc *al)
 /* The cell of slot `slot` in the row of (a, n), which must hold it. */
 static int32_t *at(state *st, int a, int n, size_t slot)
 {
-    long pos = alloc_pos(st->al, a, n, slot);
+    long i = alloc_cell(st->al, a, n, slot);
 
-    cr_assert(ge(i64, pos, 0), "row (%d, %d) does not hold slot %zu", a, n, slot);
-    return st->x + cell(a, n) * st->S + (size_t)pos;
+    cr_assert(ge(i64, i, 0), "row (%d, %d) does not hold slot %zu", a, n, slot);
+    return st->x + i;
 }
 static int32_t *wants(state *st, int a, int n, sim_setting s)
 {
@@ -112,8 +111,8 @@ static int64_t slot_total(const state *st, size_t slot)
     int64_t t = 0;
 
     for (size_t c = 0; c < (size_t)SIM_N_AGES * SIM_N_NEEDS; c++) {
-        long pos = alloc_pos(st->al, (int)(c / SIM_N_NEEDS), (int)(c % SIM_N_NEEDS), slot);
-        t += pos >= 0 ? st->x[c * st->S + (size_t)pos] : 0;
+        long i = alloc_cell(st->al, (int)(c / SIM_N_NEEDS), (int)(c % SIM_N_NEEDS), slot);
+        t += i >= 0 ? st->x[i] : 0;
     }
     return t;
 }
@@ -146,8 +145,7 @@ static alloc_result *one_year_result(const alloc *al, const state *st)
     memset(&v, 0, sizeof v);
     v.year = 2026;
     v.h = 1;
-    v.n_slots = alloc_slots(al);
-    v.stride = st->S;
+    v.n_slots = alloc_slots(al);         /* the sink reads x through al's own layout */
     v.x = st->x;
     sink.rep_year(sink.ctx, &v);
     sink.year_done(sink.ctx, 1, 0, 1);
@@ -175,15 +173,19 @@ Test(allocate, tiny_scenario_places_pupils_as_worked_by_hand)
     cr_expect(eq(i64, slot_total(&st, ss), 3));
     /* 2 constrained groups (RP, SS), two out-of-borough slots each, after the provisions */
     cr_expect(eq(sz, alloc_slots(al), SIM_N_SETTINGS + 2 + 4));
-    /* a row holds at most both provisions (ASD aged 4-10) and one out-of-borough slot per
-     * group (its stage); RP_A only ASD pupils aged 4-10, SS_B any need aged 4-18 */
-    cr_expect(eq(sz, st.S, SIM_N_SETTINGS + 2 + 2));
-    cr_expect(eq(i64, alloc_pos(al, 7, NEED_ASD, rp), SIM_N_SETTINGS));
-    cr_expect(eq(i64, alloc_pos(al, 7, NEED_SEMH, rp), -1));
-    cr_expect(eq(i64, alloc_pos(al, 11, NEED_ASD, rp), -1));
-    cr_expect(eq(i64, alloc_pos(al, 7, NEED_SEMH, ss), SIM_N_SETTINGS));
-    cr_expect(eq(i64, alloc_pos(al, 19, NEED_SEMH, ss), -1));
-    cr_expect(eq(i64, alloc_pos(al, 19, NEED_SEMH, SIM_N_SETTINGS + 3), SIM_N_SETTINGS + 0));
+    /* a row holds the settings, RP_A (ASD aged 4-10), SS_B (any need aged 4-18) and one
+     * out-of-borough slot per group (that of its stage): 7 rows of 15 cells (ASD 4-10),
+     * 12 x 7 + 13 x 8 rows of 14 (the rest of 4-18), 13 x 11 rows of 13 (ages 0-3, 19-25) */
+    cr_expect(eq(sz, alloc_cells(al), 7 * 15 + (12 * 7 + 13 * 8) * 14 + 13 * 11 * 13));
+    cr_expect(eq(i64, alloc_cell(al, 7, NEED_ASD, rp) - alloc_cell(al, 7, NEED_ASD, SET_MS),
+                 SIM_N_SETTINGS));
+    cr_expect(eq(i64, alloc_cell(al, 7, NEED_SEMH, rp), -1));
+    cr_expect(eq(i64, alloc_cell(al, 11, NEED_ASD, rp), -1));
+    cr_expect(eq(i64, alloc_cell(al, 7, NEED_SEMH, ss) - alloc_cell(al, 7, NEED_SEMH, SET_MS),
+                 SIM_N_SETTINGS));
+    cr_expect(eq(i64, alloc_cell(al, 19, NEED_SEMH, ss), -1));
+    cr_expect(eq(i64, alloc_cell(al, 19, NEED_SEMH, SIM_N_SETTINGS + 3)
+                      - alloc_cell(al, 19, NEED_SEMH, SET_MS), SIM_N_SETTINGS));
     cr_expect(eq(int, *at(&st, 7, NEED_SEMH, SIM_N_SETTINGS + 2), 1));    /* RP, ages 0-15 */
     cr_expect(eq(int, *at(&st, 12, NEED_ASD, SIM_N_SETTINGS + 4), 2));    /* SS, ages 0-15 */
     free(st.x);
@@ -403,26 +405,28 @@ typedef struct checker {
 static void check_rep_year(void *ctx, const engine_view *v)
 {
     checker *c = ctx;
-    const size_t W = v->stride;
     int64_t legacy = 0;
 
     for (size_t p = 0; p < c->n_prov; p++) {       /* the out-of-borough slots come after */
         int64_t occ = 0;
         size_t s = alloc_provision_slot(c->al, p);
         for (size_t k = 0; k < (size_t)SIM_N_AGES * SIM_N_NEEDS; k++) {
-            long pos = alloc_pos(c->al, (int)(k / SIM_N_NEEDS), (int)(k % SIM_N_NEEDS), s);
-            occ += pos >= 0 ? v->x[k * W + (size_t)pos] : 0;
+            long i = alloc_cell(c->al, (int)(k / SIM_N_NEEDS), (int)(k % SIM_N_NEEDS), s);
+            occ += i >= 0 ? v->x[i] : 0;
         }
         if (occ > alloc_capacity(c->al, p, v->h))
             c->over[v->rep]++;
         c->placed[v->rep] += occ;
     }
     for (size_t k = 0; k < (size_t)SIM_N_AGES * SIM_N_NEEDS; k++) {
-        const int a = (int)(k / SIM_N_NEEDS);
-        legacy += alloc_constrains_age(c->al, GROUP_RP, a) ? v->x[k * W + SET_RP] : 0;
-        legacy += alloc_constrains_age(c->al, GROUP_SS, a) ? v->x[k * W + SET_SS] : 0;
-        for (size_t j = 0; j < W; j++)              /* nobody where a row holds no slot */
-            if (v->slot_at[k * W + j] == ENGINE_NO_SLOT && v->x[k * W + j] != 0)
+        const int a = (int)(k / SIM_N_NEEDS), n = (int)(k % SIM_N_NEEDS);
+        legacy += alloc_constrains_age(c->al, GROUP_RP, a)
+                  ? v->x[alloc_cell(c->al, a, n, SET_RP)] : 0;
+        legacy += alloc_constrains_age(c->al, GROUP_SS, a)
+                  ? v->x[alloc_cell(c->al, a, n, SET_SS)] : 0;
+        for (size_t i = v->row_off[k]; i < v->row_off[k + 1]; i++)   /* the engine's layout
+                                                                        is the placer's */
+            if (alloc_cell(c->al, a, n, v->slot_at[i]) != (long)i)
                 c->over[v->rep]++;
     }
     if (v->h > 1 && legacy > c->legacy[v->rep])

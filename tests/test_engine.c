@@ -60,8 +60,8 @@ static void age_rep_year(void *ctx, const engine_view *v)
 
     for (int a = 0; a < SIM_N_AGES; a++) {
         row[a] = 0;
-        for (size_t c = 0; c < SIM_N_NEEDS * v->stride; c++)
-            row[a] += v->x[(size_t)a * SIM_N_NEEDS * v->stride + c];
+        for (size_t i = v->row_off[a * SIM_N_NEEDS]; i < v->row_off[(a + 1) * SIM_N_NEEDS]; i++)
+            row[a] += v->x[i];
     }
     /* conservation: p'[a] = p[a-1] - leavers[a-1] - out[a] + joiners[a] + in[a] */
     for (int a = 0; a < SIM_N_AGES; a++) {
@@ -275,14 +275,14 @@ Test(engine, rejects_rates_out_of_range_before_drawing)
 
 /* A placer that puts every pupil into one extra slot counted as SS (ages 0-25). */
 static void all_to_extra(void *ctx, void *ws, int year, int32_t *want, int32_t *x,
-                         size_t stride)
+                         const engine_layout *lay)
 {
     (void)ctx;
     (void)year;
     ++*(int *)ws;
     for (size_t c = 0; c < (size_t)SIM_N_AGES * SIM_N_NEEDS; c++)
         for (int s = 0; s < SIM_N_SETTINGS; s++)
-            x[c * stride + SIM_N_SETTINGS] += want[c * SIM_N_SETTINGS + (size_t)s];
+            x[lay->row_off[c] + SIM_N_SETTINGS] += want[c * SIM_N_SETTINGS + (size_t)s];
 }
 
 typedef struct extra_check { int ok; } extra_check;
@@ -292,14 +292,15 @@ static void check_extra(void *ctx, const engine_view *v)
     extra_check *c = ctx;
     int64_t in_extra = 0;
 
-    if (v->stride != SIM_N_SETTINGS + 1)         /* the one extra slot, held by every row */
-        c->ok = 0;
-    for (size_t c2 = 0; c2 < (size_t)SIM_N_AGES * SIM_N_NEEDS; c2++)
-        for (size_t s = 0; s < v->stride; s++)
-            if (s < SIM_N_SETTINGS && v->x[c2 * v->stride + s] != 0)
+    for (size_t c2 = 0; c2 < (size_t)SIM_N_AGES * SIM_N_NEEDS; c2++) {
+        if (v->row_off[c2 + 1] - v->row_off[c2] != SIM_N_SETTINGS + 1)
+            c->ok = 0;                      /* the one extra slot is held by every row */
+        for (size_t s = 0; s <= SIM_N_SETTINGS; s++)
+            if (s < SIM_N_SETTINGS && v->x[v->row_off[c2] + s] != 0)
                 c->ok = 0;
             else if (s == SIM_N_SETTINGS)
-                in_extra += v->x[c2 * v->stride + s];
+                in_extra += v->x[v->row_off[c2] + s];
+    }
     if (in_extra == 0 || *(int *)v->ws != v->h + 1 || v->slot_setting[SIM_N_SETTINGS] != SET_SS)
         c->ok = 0;
 }
@@ -331,7 +332,7 @@ Test(engine, a_placer_hook_receives_every_pupil_to_place)
 typedef struct ss_only { int bad; int64_t got; } ss_only;
 
 static void ss_to_extra(void *ctx, void *ws, int year, int32_t *want, int32_t *x,
-                        size_t stride)
+                        const engine_layout *lay)
 {
     ss_only *c = ctx;
 
@@ -341,7 +342,7 @@ static void ss_to_extra(void *ctx, void *ws, int year, int32_t *want, int32_t *x
             int32_t k = want[i * SIM_N_SETTINGS + (size_t)s];
             if (k < 0 || (year > 2025 && s != SET_SS && k != 0))
                 __atomic_fetch_add(&c->bad, 1, __ATOMIC_RELAXED);
-            x[i * stride + (s == SET_SS ? SIM_N_SETTINGS : (size_t)s)] += k;
+            x[lay->row_off[i] + (s == SET_SS ? SIM_N_SETTINGS : (size_t)s)] += k;
             if (year > 2025 && s == SET_SS)
                 __atomic_fetch_add(&c->got, k, __ATOMIC_RELAXED);
         }
@@ -352,7 +353,7 @@ static void no_ss_slot(void *ctx, const engine_view *v)
     ss_only *c = ctx;
 
     for (size_t i = 0; i < (size_t)SIM_N_AGES * SIM_N_NEEDS; i++)
-        if (v->x[i * v->stride + SET_SS] != 0)
+        if (v->x[v->row_off[i] + SET_SS] != 0)
             __atomic_fetch_add(&c->bad, 1, __ATOMIC_RELAXED);
 }
 
@@ -618,14 +619,14 @@ static const int split_age[2] = { 7, 12 };
 typedef struct split_log { int32_t *got; } split_log;   /* [rep][2][SIM_N_SETTINGS] */
 
 static void split_place(void *ctx, void *ws, int year, int32_t *want, int32_t *x,
-                        size_t stride)
+                        const engine_layout *lay)
 {
     int32_t *keep = ws;
 
     (void)ctx;
     for (size_t c = 0; c < (size_t)SIM_N_AGES * SIM_N_NEEDS; c++)
         for (size_t s = 0; s < SIM_N_SETTINGS; s++)
-            x[c * stride + s] += want[c * SIM_N_SETTINGS + s];
+            x[lay->row_off[c] + s] += want[c * SIM_N_SETTINGS + s];
     if (year != 2026)
         return;
     for (int i = 0; i < 2; i++)

@@ -86,7 +86,8 @@ Test(summary, margins_are_sums_within_each_replication)
     sim_setting slot_setting[SIM_N_SETTINGS + 1];
     int32_t *x = xcalloc((size_t)SIM_N_AGES * SIM_N_NEEDS * (SIM_N_SETTINGS + 1), sizeof *x);
     engine_flows fl = { 0 };
-    engine_view v = { .n_slots = SIM_N_SETTINGS + 1, .stride = SIM_N_SETTINGS + 1,
+    size_t row_off[ENGINE_ROWS + 1];
+    engine_view v = { .n_slots = SIM_N_SETTINGS + 1, .row_off = row_off,
                       .slot_setting = slot_setting, .x = x, .flows = &fl, .h = 1 };
     summary *s;
     engine_sink k;
@@ -97,6 +98,8 @@ Test(summary, margins_are_sums_within_each_replication)
     for (int i = 0; i < SIM_N_SETTINGS; i++)
         slot_setting[i] = (sim_setting)i;
     slot_setting[SIM_N_SETTINGS] = SET_RP;    /* a named provision counted as RP */
+    for (size_t c = 0; c <= ENGINE_ROWS; c++)  /* every row holds every slot */
+        row_off[c] = c * S;
     s = summary_alloc(sc, 2, 1, 1);
     k = summary_sink(s);
     x[(5 * SIM_N_NEEDS + NEED_ASD) * S + SET_MS] = 10;
