@@ -78,7 +78,7 @@ enum { ENGINE_ROWS = SIM_N_AGES * SIM_N_NEEDS, ENGINE_NO_SLOT = 0xffff,
  * row_off[c] and holds the SIM_N_SETTINGS setting slots at positions 0 .. SIM_N_SETTINGS - 1,
  * then, in slot order, only the extra slots that can hold a pupil of that age and need. A
  * provision for primary pupils with autism thus costs nothing in the rows of other ages and
- * needs: Hackney's 34 slots take 5,575 cells, not 338 x 34 = 11,492. The engine and the
+ * needs: Hackney's 34 slots take 6,029 cells, not 338 x 34 = 11,492. The engine and the
  * placer build the same layout from the same slots with engine_layout_init(). */
 typedef struct engine_layout {
     size_t    n_slots;                   /* SIM_N_SETTINGS + extra slots */
