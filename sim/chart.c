@@ -986,38 +986,49 @@ static const char *need_short(int n)
     return SHORT[n];
 }
 
-static void draw_demand_by_need(const pack *p, int arg)
+/* The need curves to draw: the needs shown on their own (at most the palette's worth), then
+ * "Other needs" adding up the rest (built into *other, codes listed in codes[]); returns how
+ * many, 0 when there is nothing to draw. */
+static int need_curves(const pack *p, curve *other, const curve **cs, char labels[][96],
+                       unsigned *rgb, char *codes, size_t codes_size, int *n_other)
 {
     static const unsigned COL[] = { C_BLUE, C_VERMILLION, C_GREEN, C_PURPLE, C_ORANGE, C_SKY,
                                     C_GREY };
-    int order[SIM_N_NEEDS], n_other, kept = needs_to_show(p, order, &n_other), n = 0;
+    int order[SIM_N_NEEDS], kept = needs_to_show(p, order, n_other), n = 0;
+
+    for (int i = 0; i < kept; i++) {
+        cs[n] = &p->need[order[i]];
+        snprintf(labels[n], 96, "%s", need_short(order[i]));
+        rgb[n] = COL[n];
+        n++;
+    }
+    if (*n_other > 0) {
+        *other = other_needs(p, order, kept, *n_other);
+        for (int j = kept; j < kept + *n_other; j++)
+            snprintf(codes + strlen(codes), codes_size - strlen(codes), "%s%s",
+                     j > kept ? ", " : "", need_code((sim_need)order[j]));
+        snprintf(labels[n], 96, "Other needs (%d, see note)", *n_other);
+        cs[n] = other;
+        rgb[n] = C_GREY;
+        n++;
+    }
+    return n;
+}
+
+static void draw_demand_by_need(const pack *p, int arg)
+{
+    int n_other = 0, n, y0 = 9999, y1 = 0;
     curve other = { 0, NULL };
     const curve *cs[SIM_N_NEEDS + 1] = { NULL };
-    char labels[SIM_N_NEEDS + 1][96], codes[96] = "";
+    char labels[SIM_N_NEEDS + 1][96], codes[96] = "", sub[200];
     double yv[SIM_N_NEEDS + 1], lo = 0.0, hi = 0.0;
     unsigned rgb[SIM_N_NEEDS + 1];
     frame f;
     (void)arg;
 
-    for (int i = 0; i < kept; i++) {
-        cs[n] = &p->need[order[i]];
-        snprintf(labels[n], sizeof labels[n], "%s", need_short(order[i]));
-        rgb[n] = COL[n];
-        n++;
-    }
-    if (n_other > 0) {
-        other = other_needs(p, order, kept, n_other);
-        for (int j = kept; j < kept + n_other; j++)
-            snprintf(codes + strlen(codes), sizeof codes - strlen(codes), "%s%s",
-                     j > kept ? ", " : "", need_code((sim_need)order[j]));
-        snprintf(labels[n], sizeof labels[n], "Other needs (%d, see note)", n_other);
-        cs[n] = &other;
-        rgb[n] = C_GREY;
-        n++;
-    }
+    n = need_curves(p, &other, cs, labels, rgb, codes, sizeof codes, &n_other);
     if (n == 0)
         return;
-    int y0 = 9999, y1 = 0;
     for (int i = 0; i < n; i++) {
         curve_range(cs[i], Q_MEAN, Q_MEAN, 1.0, &lo, &hi);
         y0 = cs[i]->pt[0].year < y0 ? cs[i]->pt[0].year : y0;
@@ -1032,7 +1043,6 @@ static void draw_demand_by_need(const pack *p, int arg)
     if (p->base_year > y0 && p->base_year < y1)
         base_year_marker(&f, p->base_year);
     end_labels(&f, yv, labels, rgb, n);
-    char sub[200];
     if (y0 < p->base_year)
         snprintf(sub, sizeof sub, "Published to %d, then the average of all runs (the total chart "
                  "shows the uncertainty)", p->base_year);
