@@ -1490,6 +1490,22 @@ static const curve *cost_second(const pack *p, int *is_oob)
     return *is_oob ? &p->cost_oob : &p->cost_is;
 }
 
+/* The cost chart's note on the last year's medians and the range of all placements. */
+static void cost_note(const curve *a, const curve *is, int is_oob, size_t n_key)
+{
+    const point *la = &a->pt[a->n - 1], *li = &is->pt[is->n - 1];
+    char note[256], m1[32], m2[32], r1[32], r2[32];
+
+    fmt_money(la->q[Q_P50], -1, m1, sizeof m1);
+    fmt_money(li->q[Q_P50], -1, m2, sizeof m2);
+    fmt_money(la->q[Q_P10], 0, r1, sizeof r1);
+    fmt_money(la->q[Q_P90], 0, r2, sizeof r2);
+    snprintf(note, sizeof note, "In %d (medians):\nall placements %s\n(8 in 10 runs: %s to %s)\n"
+             "%s %s", la->year, m1, r1, r2, is_oob ? "out of borough" : "independent special",
+             m2);
+    text_lines(0.72, 0.80 - 0.05 - 0.05 * (double)n_key - 0.02, 0.7, 0.042, C_BLACK, note);
+}
+
 static void draw_cost(const pack *p, int arg)
 {
     int is_oob;
@@ -1498,7 +1514,7 @@ static void draw_cost(const pack *p, int arg)
     const char *who = is_oob ? "Out of borough" : "Independent special";
     frame f;
     double lo = 0.0, hi = 0.0;
-    char note[256], m1[32], m2[32], r1[32], r2[32], lab[64];
+    char lab[64];
     legend_item it[6];
     size_t n = 0;
     (void)arg;
@@ -1527,17 +1543,8 @@ static void draw_cost(const pack *p, int arg)
         it[n++] = (legend_item){ L_BAND, C_VERMILLION, 0.15, "19 in 20 runs in this range" };
     }
     legend(0.72, 0.80, it, n, "Key");
-    if (a->n && is->n) {
-        const point *la = &a->pt[a->n - 1], *li = &is->pt[is->n - 1];
-        fmt_money(la->q[Q_P50], -1, m1, sizeof m1);
-        fmt_money(li->q[Q_P50], -1, m2, sizeof m2);
-        fmt_money(la->q[Q_P10], 0, r1, sizeof r1);
-        fmt_money(la->q[Q_P90], 0, r2, sizeof r2);
-        snprintf(note, sizeof note, "In %d (medians):\nall placements %s\n(8 in 10 runs: %s to %s)\n"
-                 "%s %s", la->year, m1, r1, r2, is_oob ? "out of borough" : "independent special",
-                 m2);
-        text_lines(0.72, 0.80 - 0.05 - 0.05 * (double)n - 0.02, 0.7, 0.042, C_BLACK, note);
-    }
+    if (a->n && is->n)
+        cost_note(a, is, is_oob, n);
     chart_titles(p, "High-needs placement spend",
                  "Cost of placements each year in cash terms (unit costs rise with inflation)");
     text(0.02, 0.055, 0.0, 0.62, 0, C_GREY, is_oob
