@@ -438,6 +438,35 @@ static void score_point(backtest_point *p)
 }
 
 /* Score one origin: every band, every horizon, every method, into pb. */
+/* The model's point for band b at horizon h: its draws summed over the band's ages
+ * (draws[reps], scratch), sorted, and their quantiles against `actual`. */
+static backtest_point model_point(const double *by_age, int horizon, long reps, const band *b,
+                                  int origin, int h, double actual, double *draws)
+{
+    for (long r = 0; r < reps; r++) {
+        const double *x = by_age + ((size_t)r * horizon + (h - 1)) * SIM_N_AGES;
+        double s = 0.0;
+        for (int a = b->from; a <= b->to; a++)
+            s += x[a];
+        draws[r] = s;
+    }
+    gsl_sort(draws, 1, (size_t)reps);
+    backtest_point p = {
+        .method = BT_MODEL, .origin = origin, .horizon = h, .year = origin + h,
+        .age_from = b->from, .age_to = b->to, .actual = actual,
+        .p025 = backtest_quantile(draws, (size_t)reps, 0.025),
+        .p10 = backtest_quantile(draws, (size_t)reps, 0.10),
+        .p50 = backtest_quantile(draws, (size_t)reps, 0.50),
+        .p90 = backtest_quantile(draws, (size_t)reps, 0.90),
+        .p975 = backtest_quantile(draws, (size_t)reps, 0.975),
+    };
+    p.forecast = p.p50;
+    p.in80 = actual >= p.p10 && actual <= p.p90;
+    p.in95 = actual >= p.p025 && actual <= p.p975;
+    score_point(&p);
+    return p;
+}
+
 static void score_origin(const scenario *full, int origin, int horizon, long reps,
                          const double *by_age, int first_year, int n_years, points_buf *pb)
 {
@@ -454,6 +483,7 @@ static void score_origin(const scenario *full, int origin, int horizon, long rep
             double actual = at(series, first_year, n_years, origin + h);
             double naive[BT_N_METHODS];
             int ok = !isnan(actual) && actual > 0.0;
+            backtest_point p;
             for (int m = BT_LAST; ok && m < BT_N_METHODS; m++) {
                 naive[m] = backtest_naive((backtest_method)m, series, first_year, n_years,
                                           origin, h);
@@ -461,27 +491,7 @@ static void score_origin(const scenario *full, int origin, int horizon, long rep
             }
             if (!ok)
                 continue;
-            for (long r = 0; r < reps; r++) {
-                const double *x = by_age + ((size_t)r * horizon + (h - 1)) * SIM_N_AGES;
-                double s = 0.0;
-                for (int a = b[k].from; a <= b[k].to; a++)
-                    s += x[a];
-                draws[r] = s;
-            }
-            gsl_sort(draws, 1, (size_t)reps);
-            backtest_point p = {
-                .method = BT_MODEL, .origin = origin, .horizon = h, .year = origin + h,
-                .age_from = b[k].from, .age_to = b[k].to, .actual = actual,
-                .p025 = backtest_quantile(draws, (size_t)reps, 0.025),
-                .p10 = backtest_quantile(draws, (size_t)reps, 0.10),
-                .p50 = backtest_quantile(draws, (size_t)reps, 0.50),
-                .p90 = backtest_quantile(draws, (size_t)reps, 0.90),
-                .p975 = backtest_quantile(draws, (size_t)reps, 0.975),
-            };
-            p.forecast = p.p50;
-            p.in80 = actual >= p.p10 && actual <= p.p90;
-            p.in95 = actual >= p.p025 && actual <= p.p975;
-            score_point(&p);
+            p = model_point(by_age, horizon, reps, &b[k], origin, h, actual, draws);
             push(pb, &p);
             for (int m = BT_LAST; m < BT_N_METHODS; m++) {
                 backtest_point q = p;
