@@ -1245,6 +1245,26 @@ static void need_targets(const double *x, margins *m)
         m->b_int[n] = kint[n] + rest[n];
 }
 
+/* The age x need x setting table by single age from the rounded cube, whose first age band
+ * is `under 3`: spread evenly over ages 0-2, remainders to the oldest first. */
+static long *spread_under_3(const long *cube)
+{
+    long *t = xcalloc(SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS, sizeof *t);
+
+    for (int a = 0; a < N_AGE; a++)
+        for (int n = 0; n < SIM_N_NEEDS; n++)
+            for (int c = 0; c < SIM_N_SETTINGS; c++) {
+                long v = cube[(a * SIM_N_NEEDS + n) * SIM_N_SETTINGS + c];
+                if (a == 0)
+                    for (int age = 0; age < 3; age++)
+                        t[(age * SIM_N_NEEDS + n) * SIM_N_SETTINGS + c] =
+                            v / 3 + (age >= 3 - v % 3);
+                else
+                    t[((a + 2) * SIM_N_NEEDS + n) * SIM_N_SETTINGS + c] = v;
+            }
+    return t;
+}
+
 static sim_status reconstruct(imp *s)
 {
     const year_case *y = &s->yc[s->base_year - FIRST_YEAR];
@@ -1273,19 +1293,7 @@ static sim_status reconstruct(imp *s)
     need_targets(x, m);
     if ((st = ipf_round(&p, x, m->ac_int, m->b_int, cube, &s->round, s->err)))
         goto out;
-    /* spread `under 3` evenly over ages 0-2, remainders to the oldest first */
-    s->table = xcalloc(SIM_N_AGES * SIM_N_NEEDS * SIM_N_SETTINGS, sizeof *s->table);
-    for (int a = 0; a < N_AGE; a++)
-        for (int n = 0; n < SIM_N_NEEDS; n++)
-            for (int c = 0; c < SIM_N_SETTINGS; c++) {
-                long v = cube[(a * SIM_N_NEEDS + n) * SIM_N_SETTINGS + c];
-                if (a == 0)
-                    for (int age = 0; age < 3; age++)
-                        s->table[(age * SIM_N_NEEDS + n) * SIM_N_SETTINGS + c] =
-                            v / 3 + (age >= 3 - v % 3);
-                else
-                    s->table[((a + 2) * SIM_N_NEEDS + n) * SIM_N_SETTINGS + c] = v;
-            }
+    s->table = spread_under_3(cube);
     sb_printf(&s->rep, "  IPF: %zu sweeps, largest margin residual %.3g plans (%s)\n",
               s->fit.iterations, s->fit.max_residual,
               s->fit.converged ? "converged to 0.001 plans"
