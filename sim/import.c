@@ -203,11 +203,36 @@ static size_t edit_distance(const char *a, const char *b)
 }
 
 /* Find the area named by `want` among the LAs of caseload.csv; on failure name the nearest. */
+enum { NEAR = 3 };                       /* nearest names offered for an unknown area */
+
+/* The nearest names to `want` so far: best_r[0 .. *n) by edit distance best_d, one row per
+ * name; row r joins them when it is nearer than one of them. */
+static void keep_nearest(const table *t, const id_cols *c, const char *want, size_t r,
+                         size_t *best_d, size_t *best_r, size_t *n)
+{
+    const char *o = table_cell(t, r, (size_t)c->old_code), *nw = table_cell(t, r, (size_t)c->new_code),
+               *nm = table_cell(t, r, (size_t)c->name);
+    size_t d = edit_distance(want, nm), k;
+
+    if (edit_distance(want, o) < d) d = edit_distance(want, o);
+    if (edit_distance(want, nw) < d) d = edit_distance(want, nw);
+    for (k = 0; k < *n; k++)
+        if (strcmp(table_cell(t, best_r[k], (size_t)c->name), nm) == 0)
+            return;                      /* a name the list has already */
+    for (k = *n; k > 0 && best_d[k - 1] > d; k--)
+        if (k < NEAR) { best_d[k] = best_d[k - 1]; best_r[k] = best_r[k - 1]; }
+    if (k < NEAR) {
+        best_d[k] = d;
+        best_r[k] = r;
+        if (*n < NEAR) ++*n;
+    }
+}
+
 static sim_status resolve_area(const table *t, const id_cols *c, const char *want, area *out,
                                sim_error *err)
 {
-    enum { NEAR = 3 };
     size_t best_d[NEAR], best_r[NEAR], n_best = 0;
+    char near[400] = "";
 
     memset(out, 0, sizeof *out);
     if (ci_equal(want, "England") || ci_equal(want, "E92000001")) {
@@ -219,8 +244,6 @@ static sim_status resolve_area(const table *t, const id_cols *c, const char *wan
     for (size_t r = 0; r < table_rows(t); r++) {
         const char *o = table_cell(t, r, (size_t)c->old_code), *nw = table_cell(t, r, (size_t)c->new_code),
                    *nm = table_cell(t, r, (size_t)c->name);
-        size_t d, k;
-        int dup = 0;
         if (!ci_equal(table_cell(t, r, (size_t)c->level), "Local authority"))
             continue;
         if (strcmp(o, want) == 0 || ci_equal(nw, want) || ci_equal(nm, want)) {
@@ -229,35 +252,18 @@ static sim_status resolve_area(const table *t, const id_cols *c, const char *wan
             snprintf(out->name, sizeof out->name, "%s", nm);
             return SIM_OK;
         }
-        d = edit_distance(want, nm);
-        if (edit_distance(want, o) < d) d = edit_distance(want, o);
-        if (edit_distance(want, nw) < d) d = edit_distance(want, nw);
-        for (k = 0; k < n_best; k++)
-            if (strcmp(table_cell(t, best_r[k], (size_t)c->name), nm) == 0)
-                dup = 1;
-        if (dup)
-            continue;
-        for (k = n_best; k > 0 && best_d[k - 1] > d; k--)
-            if (k < NEAR) { best_d[k] = best_d[k - 1]; best_r[k] = best_r[k - 1]; }
-        if (k < NEAR) {
-            best_d[k] = d;
-            best_r[k] = r;
-            if (n_best < NEAR) n_best++;
-        }
+        keep_nearest(t, c, want, r, best_d, best_r, &n_best);
     }
-    {
-        char near[400] = "";
-        for (size_t k = 0; k < n_best; k++) {
-            size_t len = strlen(near);
-            snprintf(near + len, sizeof near - len, "%s%s (%s, %s)", k ? ", " : "",
-                     table_cell(t, best_r[k], (size_t)c->name),
-                     table_cell(t, best_r[k], (size_t)c->old_code),
-                     table_cell(t, best_r[k], (size_t)c->new_code));
-        }
-        return sim_error_set(err, SIM_EDATA, table_name(t), 0, "la",
-                             "no local authority '%s' (nearest: %s; or England / E92000001)",
-                             want, n_best ? near : "none");
+    for (size_t k = 0; k < n_best; k++) {
+        size_t len = strlen(near);
+        snprintf(near + len, sizeof near - len, "%s%s (%s, %s)", k ? ", " : "",
+                 table_cell(t, best_r[k], (size_t)c->name),
+                 table_cell(t, best_r[k], (size_t)c->old_code),
+                 table_cell(t, best_r[k], (size_t)c->new_code));
     }
+    return sim_error_set(err, SIM_EDATA, table_name(t), 0, "la",
+                         "no local authority '%s' (nearest: %s; or England / E92000001)",
+                         want, n_best ? near : "none");
 }
 
 /* ---- labels -------------------------------------------------------------------------- */
