@@ -132,6 +132,21 @@ static void prepare_groups(alloc *al)
             }
 }
 
+/* The state's layout for these slots (the engine builds the same), and where each row's
+ * provision cells end. */
+static void prepare_layout(alloc *al)
+{
+    engine_layout_init(&al->lay, al->extra, al->n_extra);
+    for (size_t c = 0; c < ENGINE_ROWS; c++) {   /* provisions come before the other slots */
+        const uint16_t *at = al->lay.slot_at + al->lay.row_off[c];
+        const size_t w = al->lay.row_off[c + 1] - al->lay.row_off[c];
+        size_t j = SIM_N_SETTINGS;
+        while (j < w && at[j] < SIM_N_SETTINGS + al->n_prov)
+            j++;
+        al->prov_w[c] = (uint16_t)j;
+    }
+}
+
 static void prepare_slots(alloc *al)
 {
     const scenario *sc = al->sc;
@@ -175,15 +190,7 @@ static void prepare_slots(alloc *al)
             al->slot_setting[s] = SET_IS;
             al->slot_away[s] = 1;
         }
-    engine_layout_init(&al->lay, al->extra, al->n_extra);
-    for (size_t c = 0; c < ENGINE_ROWS; c++) {   /* provisions come before the other slots */
-        const uint16_t *at = al->lay.slot_at + al->lay.row_off[c];
-        const size_t w = al->lay.row_off[c + 1] - al->lay.row_off[c];
-        size_t j = SIM_N_SETTINGS;
-        while (j < w && at[j] < SIM_N_SETTINGS + al->n_prov)
-            j++;
-        al->prov_w[c] = (uint16_t)j;
-    }
+    prepare_layout(al);
 }
 
 static void prepare_admission(alloc *al)
