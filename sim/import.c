@@ -1549,6 +1549,18 @@ static void report_tail(imp *s, import_report *rep)
     sb_printf(&s->rep, "Base-year total: %ld plans in January %d.\n", rep->total, s->base_year);
 }
 
+/* The figures of a finished import into rep, which takes the report text. */
+static void fill_report(imp *s, import_report *rep)
+{
+    rep->suppressed = s->suppressed;
+    rep->ipf_iterations = s->fit.iterations;
+    rep->ipf_residual = s->fit.max_residual;
+    rep->max_deviation = s->round.max_dev;
+    rep->margin_mismatches = s->mismatches;
+    rep->text = s->rep.s;
+    s->rep.s = NULL;
+}
+
 sim_status import_run(const import_options *opt, import_report *rep, sim_error *err)
 {
     imp s;
@@ -1582,17 +1594,10 @@ sim_status import_run(const import_options *opt, import_report *rep, sim_error *
         report_tail(&s, rep);
         st = write_all(&s, rep);
     }
-    if (st == SIM_OK) {
-        rep->suppressed = s.suppressed;
-        rep->ipf_iterations = s.fit.iterations;
-        rep->ipf_residual = s.fit.max_residual;
-        rep->max_deviation = s.round.max_dev;
-        rep->margin_mismatches = s.mismatches;
-        rep->text = s.rep.s;
-        s.rep.s = NULL;
-    } else {
+    if (st == SIM_OK)
+        fill_report(&s, rep);
+    else
         rep->caseload_rows = rep->history_rows = rep->population_rows = 0;
-    }
     free(s.rep.s);
     free(s.yc);
     free(s.yn);
