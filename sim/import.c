@@ -1105,47 +1105,37 @@ static void build_ac(imp *s, const year_case *y, margins *m)
     }
 }
 
-/* Need margins: scaled row by row to the age and setting totals when DfE's disagree. */
-/* Rows of need x age (m->ab) that disagree with their age total are scaled to it, and said. */
-static void reconcile_need_age(imp *s, margins *m)
+/* One line of need margin, v[n * step] for every need, scaled to `total` when DfE's figures
+ * disagree with it (and said, as `what`); a line with an unknown cell is left alone. */
+static void reconcile_line(imp *s, double *v, size_t step, double total, const char *what)
 {
-    for (int a = 0; a < N_AGE; a++) {
-        double sum = 0.0;
-        int all = 1;
-        for (int n = 0; n < SIM_N_NEEDS; n++) {
-            double v = m->ab[a * SIM_N_NEEDS + n];
-            all &= !isnan(v);
-            sum += isnan(v) ? 0.0 : v;
-        }
-        if (all && !isnan(m->a_total[a]) && fabs(sum - m->a_total[a]) > 0.5) {
-            char what[96], an[16];
-            snprintf(what, sizeof what, "need x age, %s", age_name(a, an, sizeof an));
-            mismatch(s, what, sum, m->a_total[a]);
-            for (int n = 0; n < SIM_N_NEEDS; n++)
-                m->ab[a * SIM_N_NEEDS + n] *= sum > 0 ? m->a_total[a] / sum : 0.0;
-        }
+    double sum = 0.0;
+    int all = 1;
+
+    for (int n = 0; n < SIM_N_NEEDS; n++) {
+        all &= !isnan(v[(size_t)n * step]);
+        sum += isnan(v[(size_t)n * step]) ? 0.0 : v[(size_t)n * step];
     }
+    if (!all || isnan(total) || fabs(sum - total) <= 0.5)
+        return;
+    mismatch(s, what, sum, total);
+    for (int n = 0; n < SIM_N_NEEDS; n++)
+        v[(size_t)n * step] *= sum > 0 ? total / sum : 0.0;
 }
 
-/* Columns of need x setting (m->bc) that disagree with their setting total are scaled to it,
- * and said. */
-static void reconcile_need_setting(imp *s, margins *m, const double *set_total)
+/* Need margins: need x age rows scaled to the age totals, need x setting columns to the
+ * setting totals, where DfE's disagree. */
+static void reconcile_needs(imp *s, margins *m, const double *set_total)
 {
+    for (int a = 0; a < N_AGE; a++) {
+        char what[96], an[16];
+        snprintf(what, sizeof what, "need x age, %s", age_name(a, an, sizeof an));
+        reconcile_line(s, m->ab + a * SIM_N_NEEDS, 1, m->a_total[a], what);
+    }
     for (int c = 0; c < SIM_N_SETTINGS; c++) {
-        double sum = 0.0;
-        int all = 1;
-        for (int n = 0; n < SIM_N_NEEDS; n++) {
-            double v = m->bc[n * SIM_N_SETTINGS + c];
-            all &= !isnan(v);
-            sum += isnan(v) ? 0.0 : v;
-        }
-        if (all && !isnan(set_total[c]) && fabs(sum - set_total[c]) > 0.5) {
-            char what[96];
-            snprintf(what, sizeof what, "need x setting, setting %s", setting_code(c));
-            mismatch(s, what, sum, set_total[c]);
-            for (int n = 0; n < SIM_N_NEEDS; n++)
-                m->bc[n * SIM_N_SETTINGS + c] *= sum > 0 ? set_total[c] / sum : 0.0;
-        }
+        char what[96];
+        snprintf(what, sizeof what, "need x setting, setting %s", setting_code(c));
+        reconcile_line(s, m->bc + c, SIM_N_SETTINGS, set_total[c], what);
     }
 }
 
@@ -1181,8 +1171,7 @@ static void build_need_margins(imp *s, const year_need *yn, margins *m, const do
         for (int n = 0; n < SIM_N_NEEDS; n++)
             m->b_total[n] *= (double)m->total / need_sum;
     }
-    reconcile_need_age(s, m);
-    reconcile_need_setting(s, m, set_total);
+    reconcile_needs(s, m, set_total);
 }
 
 /* Whole-number age x setting targets: published cells as they are, the unknown cells of an
