@@ -491,6 +491,45 @@ Test(allocate, occupancy_never_exceeds_capacity_in_any_provision_year_or_replica
     scenario_free(sc);
 }
 
+/* Seventy extra two-place special schools for every need aged 4-18 make rows wider than the
+ * 64 cells a mask covers and more provisions than a free-place set holds: the engine's and
+ * the placer's wide paths must keep occupancy within capacity and the layouts in step. */
+Test(allocate, rows_wider_than_a_mask_keep_occupancy_within_capacity)
+{
+    enum { EXTRA = 70 };
+    scenario *sc = load(HACKNEY);
+    const size_t n0 = sc->n_provisions;
+    alloc *al = NULL;
+    fit f;
+    checker c = { 0 };
+    int over = 0;
+    int64_t placed = 0;
+
+    sc->provisions = xrealloc(sc->provisions, (n0 + EXTRA) * sizeof *sc->provisions);
+    for (size_t i = 0; i < EXTRA; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "SS_X%02zu", i);
+        sc->provisions[n0 + i] = make_provision(id, GROUP_SS, (1u << SIM_N_NEEDS) - 1, 4, 18,
+                                                2, -1.0);
+    }
+    sc->n_provisions = n0 + EXTRA;
+    cr_assert(eq(int, alloc_prepare(sc, 8, &al, NULL), SIM_OK));
+    cr_expect(ge(i64, alloc_cell(al, 10, NEED_ASD, alloc_provision_slot(al, n0 + EXTRA - 1))
+                      - alloc_cell(al, 10, NEED_ASD, SET_MS), 64 + SIM_N_SETTINGS));
+    alloc_free(al);
+    fit_of(sc, &f);
+    sc->horizon = 8;
+    run_checked(sc, &f, 100, &c);
+    for (size_t i = 0; i < 100; i++) {
+        over += c.over[i];
+        placed += c.placed[i];
+    }
+    cr_expect(eq(int, over, 0), "occupancy above capacity, or the layouts differ");
+    cr_expect(gt(i64, placed, 100 * 8 * EXTRA), "the extra schools were hardly used");
+    checker_free(&c);
+    scenario_free(sc);
+}
+
 Test(allocate, without_capacity_every_specialist_place_is_out_of_borough)
 {
     scenario *sc = load(HACKNEY);
