@@ -23,6 +23,8 @@
 #ifndef SENDSIM_SAMPLE_H
 #define SENDSIM_SAMPLE_H
 
+#include <stdint.h>
+
 #include <gsl/gsl_rng.h>
 
 /* Means below this use inversion; at or above, transformed rejection (valid from 10). */
@@ -44,6 +46,13 @@ static inline void sample_bind(sample_rng *sr, gsl_rng *r, int inline_ok)
     sr->r = r;
     sr->s = inline_ok && r->type == gsl_rng_taus2 ? (unsigned long *)r->state : NULL;
 }
+
+/* Restart sr's taus2 generator on the substream named by `key` (any 64 bits): the three
+ * state words come from a splitmix64 hash of the key (adjusted as GSL's taus2 seeding adjusts
+ * them) and the generator is then stepped 6 times, as gsl_rng_set() does. Distinct keys give
+ * unrelated streams with no 32-bit seed space to collide in. Without inline access (sr->s
+ * NULL) it falls back to gsl_rng_set() with a 32-bit hash of the key. */
+void sample_substream(sample_rng *sr, uint64_t key);
 
 /* A uniform on [0, 1): exactly gsl_rng_uniform(sr->r). */
 static inline double sample_uniform(sample_rng *sr)

@@ -568,6 +568,14 @@ static uint32_t fmix32(uint32_t h)
     return h;
 }
 
+/* The name of replication rep's substreams: distinct for distinct rep below 2^32, and the
+ * substream of (h, part) differs from every other in the bits above 32 (substream()). */
+static uint64_t rep_key(unsigned long seed, size_t rep)
+{
+    return (splitmix64((uint64_t)seed ^ 0x5ee051de5ee051deULL) & ~0xffffffffULL)
+           ^ (uint64_t)(uint32_t)rep;
+}
+
 unsigned long engine_rep_seed(unsigned long seed, size_t rep)
 {
     uint64_t h = splitmix64((uint64_t)seed);
@@ -589,6 +597,7 @@ typedef struct rep_ctx {
     rates         own;                  /* the shifted rates when shift != 0 */
     int32_t      *want;                 /* worker scratch when a place() hook exists */
     uint64_t      want_rows[(N_CELLS_AN + 63) / 64];  /* rows of want written this year */
+    uint64_t      key;                  /* names this replication's substreams (substream()) */
     engine_flows  flows;
 } rep_ctx;
 
@@ -772,6 +781,19 @@ static void age_row(rep_ctx *rc, int a, size_t c, row_count *cnt)
     remove_leaving(rc, a, cnt);
 }
 
+/* Restart the replication's generator on the substream of projected year h and `part` (the
+ * destination age 0-25 of a step_age(), or PART_YEAR for the year's shock). Every age of
+ * every year draws from its own stream, so two scenarios run on common random numbers stay
+ * paired where they differ: a wave that moves some pupils of one age changes the draws of that
+ * age in that year, not every draw after it. */
+enum { PART_YEAR = SIM_N_AGES };
+
+static void substream(rep_ctx *rc, int h, int part)
+{
+    sample_substream(&rc->sr, rc->key ^ ((uint64_t)(unsigned)h << 40)
+                              ^ ((uint64_t)(unsigned)part << 32));
+}
+
 /* Move age a's survivors to age a + 1 (already empty), then add that age's transfers in and
  * joiners and place them. */
 static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
@@ -832,20 +854,25 @@ static void step(rep_ctx *rc, int h)
     const size_t *off = e->layout.row_off;
     const size_t row = e->cells - off[SIM_MAX_AGE * SIM_N_NEEDS];   /* the last age's cells */
     const double v = e->f->overdispersion;
-    const double shock = v > 0.0 ? gsl_ran_gamma(rc->r, 1.0 / v, v) : 1.0;
-    const double jscale = shock * exp(rc->g * e->dsum[h]);
     const double *mean = e->mean + (size_t)h * N_CELLS_AN;
     int32_t *last = rc->x + off[SIM_MAX_AGE * SIM_N_NEEDS];
     int64_t old = 0;
+    double shock, jscale;
 
+    substream(rc, h, PART_YEAR);
+    shock = v > 0.0 ? gsl_ran_gamma(rc->r, 1.0 / v, v) : 1.0;
+    jscale = shock * exp(rc->g * e->dsum[h]);
     memset(&rc->flows, 0, sizeof rc->flows);
     for (size_t i = 0; i < row; i++)
         old += last[i];
     memset(last, 0, row * sizeof *last);   /* every plan of a 25-year-old ends */
     rc->flows.plans_before[SIM_MAX_AGE] = old;
     rc->flows.leavers[SIM_MAX_AGE] = old;
-    for (int a = SIM_MAX_AGE - 1; a >= 0; a--)
+    for (int a = SIM_MAX_AGE - 1; a >= 0; a--) {
+        substream(rc, h, a + 1);
         step_age(rc, a, mean, jscale);
+    }
+    substream(rc, h, 0);
     for (int n = 0; n < SIM_N_NEEDS; n++) {
         int32_t j = draw_poisson(&rc->sr, mean[n] * jscale);
         rc->flows.joiners[0] += j;
@@ -935,6 +962,7 @@ static void bind_rep(rep_ctx *rc, const run_shared *sh, size_t i)
 
     rc->r = sh->rng[i];
     sample_bind(&rc->sr, rc->r, sh->e->inline_rng);
+    rc->key = rep_key(sh->opt->seed, i);
     rc->x = sh->x + i * sh->cells;
     rc->ws = wsz ? sh->ws + i * wsz : NULL;
 }

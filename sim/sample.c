@@ -27,6 +27,38 @@ int sample_taus2_inline_ok(void)
     return ok;
 }
 
+static uint64_t splitmix64_next(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+void sample_substream(sample_rng *sr, uint64_t key)
+{
+    uint64_t x = key;
+
+    if (sr->s == NULL) {
+        uint64_t h = splitmix64_next(&x);
+        gsl_rng_set(sr->r, (unsigned long)(uint32_t)(h ^ (h >> 32)));
+        return;
+    }
+    /* taus2 needs s1 > 1, s2 > 7, s3 > 15 (GSL's taus_set adds 2, 8, 16 below those) */
+    sr->s[0] = splitmix64_next(&x) & 0xffffffffUL;
+    sr->s[1] = splitmix64_next(&x) & 0xffffffffUL;
+    sr->s[2] = splitmix64_next(&x) & 0xffffffffUL;
+    if (sr->s[0] < 2UL)
+        sr->s[0] += 2UL;
+    if (sr->s[1] < 8UL)
+        sr->s[1] += 8UL;
+    if (sr->s[2] < 16UL)
+        sr->s[2] += 16UL;
+    for (int i = 0; i < 6; i++)          /* warm up, as gsl_rng_set() does */
+        (void)sample_uniform(sr);
+}
+
 /* log(k!) - [(k + 1/2) log(k + 1) - (k + 1) + log(2 pi) / 2]: exact below 10, else
  * Stirling's series to the x^-7 term (truncation error below 1 / (1188 x^9), x = k + 1). */
 static double stirling_tail(double k)
