@@ -1591,17 +1591,10 @@ static void bt_panel(const pack *p, const frame *f, int h)
     text(f->vx0, f->vy1 + 0.02, 0.0, 0.64, 0, C_BLACK, title);
 }
 
-static void draw_backtest(const pack *p, int arg)
+/* The backtest's horizons (up to 3, ascending) into hs, its years and its value range. */
+static int bt_extent(const pack *p, int *hs, int *y0, int *y1, double *lo, double *hi)
 {
-    int hs[3], nh = 0, y0 = 9999, y1 = 0;
-    double lo = 1e300, hi = 0.0;
-    legend_item it[4] = {
-        { L_DOT, C_BLACK, 1.0, "Published later" },
-        { L_BAND, C_BLUE, 1.0, "8 in 10 range" },
-        { L_LINE, tint(C_BLUE, 0.45), 1.0, "19 in 20 range" },
-        { L_LINE, 0x9FC6E0, 1.0, "Forecast median (white tick)" },
-    };
-    (void)arg;
+    int nh = 0;
 
     for (size_t i = 0; i < p->n_bt; i++) {
         const bt_row *b = &p->bt[i];
@@ -1610,10 +1603,10 @@ static void draw_backtest(const pack *p, int arg)
             seen |= hs[k] == b->horizon;
         if (!seen && nh < 3)
             hs[nh++] = b->horizon;
-        y0 = b->year < y0 ? b->year : y0;
-        y1 = b->year > y1 ? b->year : y1;
-        lo = fmin(lo, fmin(b->actual, b->q[0]));
-        hi = fmax(hi, fmax(b->actual, b->q[4]));
+        *y0 = b->year < *y0 ? b->year : *y0;
+        *y1 = b->year > *y1 ? b->year : *y1;
+        *lo = fmin(*lo, fmin(b->actual, b->q[0]));
+        *hi = fmax(*hi, fmax(b->actual, b->q[4]));
     }
     for (int i = 1; i < nh; i++)
         for (int j = i; j > 0 && hs[j] < hs[j - 1]; j--) {
@@ -1621,6 +1614,22 @@ static void draw_backtest(const pack *p, int arg)
             hs[j] = hs[j - 1];
             hs[j - 1] = t;
         }
+    return nh;
+}
+
+static void draw_backtest(const pack *p, int arg)
+{
+    int hs[3], y0 = 9999, y1 = 0;
+    double lo = 1e300, hi = 0.0;
+    legend_item it[4] = {
+        { L_DOT, C_BLACK, 1.0, "Published later" },
+        { L_BAND, C_BLUE, 1.0, "8 in 10 range" },
+        { L_LINE, tint(C_BLUE, 0.45), 1.0, "19 in 20 range" },
+        { L_LINE, 0x9FC6E0, 1.0, "Forecast median (white tick)" },
+    };
+    const int nh = bt_extent(p, hs, &y0, &y1, &lo, &hi);
+    (void)arg;
+
     for (int k = 0; k < nh; k++) {
         frame f;
         double w = (0.72 - 0.09) / nh;
