@@ -834,12 +834,33 @@ static void plot_frame(frame *f, double right)
     f->vy1 = 0.80;
 }
 
+/* The fan chart's key and its note on the last year. */
+static void fan_key(const point *last)
+{
+    char note[256], a[32], b[32], m[32];
+    legend_item it[] = {
+        { L_DOT, C_BLACK, 1.0, "Published (January census)" },
+        { L_LINE, C_BLUE, 1.0, "Projection (median)" },
+        { L_BAND, tint(C_BLUE, 0.55), 1.0, "Half of runs in this range" },
+        { L_BAND, tint(C_BLUE, 0.35), 1.0, "8 in 10 runs in this range" },
+        { L_BAND, tint(C_BLUE, 0.18), 1.0, "19 in 20 runs in this range" },
+    };
+
+    legend(0.73, 0.80, it, 5, "Key");
+    fmt_about(last->q[Q_P50], m, sizeof m);
+    fmt_about(last->q[Q_P10], a, sizeof a);
+    fmt_about(last->q[Q_P90], b, sizeof b);
+    snprintf(note, sizeof note, "In %d: about %s plans\n(8 in 10 runs: %s to %s)", last->year, m,
+             a, b);
+    text_lines(0.73, 0.47, 0.7, 0.042, C_BLACK, note);
+}
+
 static void draw_fan_total(const pack *p, int arg)
 {
     const curve *c = &p->total;
     frame f;
     double lo = 0.0, hi = 0.0;
-    char title[256], sub[256], note[256], a[32], b[32], m[32];
+    char title[256], sub[256];
     const point *last = &c->pt[c->n - 1];
     curve proj = { 0, NULL }, hist = { 0, NULL };
     (void)arg;
@@ -869,20 +890,7 @@ static void draw_fan_total(const pack *p, int arg)
     snprintf(sub, sizeof sub, "Children and young people with an education, health and care plan "
              "in January of each year");
     chart_titles(p, title, sub);
-    legend_item it[] = {
-        { L_DOT, C_BLACK, 1.0, "Published (January census)" },
-        { L_LINE, C_BLUE, 1.0, "Projection (median)" },
-        { L_BAND, tint(C_BLUE, 0.55), 1.0, "Half of runs in this range" },
-        { L_BAND, tint(C_BLUE, 0.35), 1.0, "8 in 10 runs in this range" },
-        { L_BAND, tint(C_BLUE, 0.18), 1.0, "19 in 20 runs in this range" },
-    };
-    legend(0.73, 0.80, it, 5, "Key");
-    fmt_about(last->q[Q_P50], m, sizeof m);
-    fmt_about(last->q[Q_P10], a, sizeof a);
-    fmt_about(last->q[Q_P90], b, sizeof b);
-    snprintf(note, sizeof note, "In %d: about %s plans\n(8 in 10 runs: %s to %s)", last->year, m,
-             a, b);
-    text_lines(0.73, 0.47, 0.7, 0.042, C_BLACK, note);
+    fan_key(last);
 }
 
 /* Needs kept on their own line: the six largest by final-year mean (all of them when there are
