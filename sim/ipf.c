@@ -280,10 +280,10 @@ static void greedy_fill(rounder *w)
     free(f);
 }
 
-/* Give row r one unit along a shortest path r -> b1 -> r1 -> b2 ... -> b (coldef[b] > 0) that
- * only raises cells the fit made positive and only lowers cells that hold a unit; failing
- * that, raise the cell of r in the needing column the fit likes best. */
-static void augment_row(rounder *w, size_t r0, size_t *prev_col, size_t *prev_row)
+/* Breadth-first search from row r0 for a column with a deficit, through cells with x > 0:
+ * a row reaches column b through its cell; a column reaches the rows with a unit to give up
+ * in it. Returns the column found (prev_row / prev_col hold the path), or nb when none. */
+static size_t search_path(const rounder *w, size_t r0, size_t *prev_col, size_t *prev_row)
 {
     const ipf_problem *p = w->p;
     size_t R = p->na * p->nc, B = p->nb, *queue = xmalloc(R * sizeof *queue);
@@ -312,6 +312,19 @@ static void augment_row(rounder *w, size_t r0, size_t *prev_col, size_t *prev_ro
                 }
         }
     }
+    free(queue);
+    return found;
+}
+
+/* Give row r one unit along a shortest path r -> b1 -> r1 -> b2 ... -> b (coldef[b] > 0) that
+ * only raises cells the fit made positive and only lowers cells that hold a unit; failing
+ * that, raise the cell of r in the needing column the fit likes best. */
+static void augment_row(rounder *w, size_t r0, size_t *prev_col, size_t *prev_row)
+{
+    const ipf_problem *p = w->p;
+    const size_t B = p->nb;
+    size_t found = search_path(w, r0, prev_col, prev_row);
+
     if (found == B) {
         double best_x = -1.0;
         for (size_t b = 0; b < B; b++)
@@ -332,7 +345,6 @@ static void augment_row(rounder *w, size_t r0, size_t *prev_col, size_t *prev_ro
     }
     w->rowdef[r0]--;
     w->coldef[found]--;
-    free(queue);
 }
 
 static double ab_target(const rounder *w, size_t a, size_t b)
