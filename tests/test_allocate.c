@@ -470,24 +470,34 @@ static void checker_free(checker *c)
     free(c->placed);
 }
 
+/* Run `sc` checked for `reps` replications over `horizon` years: the violations found
+ * (occupancy above capacity, layouts out of step) and the pupils placed, over all of them. */
+static void checked_totals(scenario *sc, int horizon, size_t reps, int *over, int64_t *placed)
+{
+    fit f;
+    checker c = { 0 };
+
+    fit_of(sc, &f);
+    sc->horizon = horizon;
+    run_checked(sc, &f, reps, &c);
+    *over = 0;
+    *placed = 0;
+    for (size_t i = 0; i < reps; i++) {
+        *over += c.over[i];
+        *placed += c.placed[i];
+    }
+    checker_free(&c);
+}
+
 Test(allocate, occupancy_never_exceeds_capacity_in_any_provision_year_or_replication)
 {
     scenario *sc = load(HACKNEY);
-    fit f;
-    checker c = { 0 };
-    int over = 0;
-    int64_t placed = 0;
+    int over;
+    int64_t placed;
 
-    fit_of(sc, &f);
-    sc->horizon = 15;
-    run_checked(sc, &f, 400, &c);
-    for (size_t i = 0; i < 400; i++) {
-        over += c.over[i];
-        placed += c.placed[i];
-    }
+    checked_totals(sc, 15, 400, &over, &placed);
     cr_expect(eq(int, over, 0));
     cr_expect(gt(i64, placed, 0));
-    checker_free(&c);
     scenario_free(sc);
 }
 
@@ -500,10 +510,8 @@ Test(allocate, rows_wider_than_a_mask_keep_occupancy_within_capacity)
     scenario *sc = load(HACKNEY);
     const size_t n0 = sc->n_provisions;
     alloc *al = NULL;
-    fit f;
-    checker c = { 0 };
-    int over = 0;
-    int64_t placed = 0;
+    int over;
+    int64_t placed;
 
     sc->provisions = xrealloc(sc->provisions, (n0 + EXTRA) * sizeof *sc->provisions);
     for (size_t i = 0; i < EXTRA; i++) {
@@ -517,16 +525,9 @@ Test(allocate, rows_wider_than_a_mask_keep_occupancy_within_capacity)
     cr_expect(ge(i64, alloc_cell(al, 10, NEED_ASD, alloc_provision_slot(al, n0 + EXTRA - 1))
                       - alloc_cell(al, 10, NEED_ASD, SET_MS), 64 + SIM_N_SETTINGS));
     alloc_free(al);
-    fit_of(sc, &f);
-    sc->horizon = 8;
-    run_checked(sc, &f, 100, &c);
-    for (size_t i = 0; i < 100; i++) {
-        over += c.over[i];
-        placed += c.placed[i];
-    }
+    checked_totals(sc, 8, 100, &over, &placed);
     cr_expect(eq(int, over, 0), "occupancy above capacity, or the layouts differ");
     cr_expect(gt(i64, placed, 100 * 8 * EXTRA), "the extra schools were hardly used");
-    checker_free(&c);
     scenario_free(sc);
 }
 
@@ -579,24 +580,34 @@ static void mean_by_year(const alloc_result *r, double *m)
     }
 }
 
-Test(allocate, adding_a_wave_never_raises_the_mean_shortfall_on_common_random_numbers)
+/* Hackney run with its waves (*with) and without the pledge_2026 wave (*without), 300
+ * replications over 10 years on the same seed. */
+static void with_and_without_pledge(alloc_result **with, alloc_result **without)
 {
     scenario *sc = load(HACKNEY);
     wave *orig;
     fit f;
-    alloc_result *with = NULL, *without = NULL;
     alloc_run_options o = { 300, 2, 11, 10 };
-    double m_with[11], m_without[11];
 
     fit_of(sc, &f);
-    cr_assert(eq(int, alloc_simulate(sc, &f, &o, NULL, &with, NULL), SIM_OK));
+    cr_assert(eq(int, alloc_simulate(sc, &f, &o, NULL, with, NULL), SIM_OK));
     orig = sc->waves;
     sc->waves = xcalloc(sc->n_waves, sizeof *sc->waves);
     memcpy(sc->waves, orig, sc->n_waves * sizeof *orig);
     for (size_t w = 0; w < sc->n_waves; w++)
         if (strcmp(sc->waves[w].wave, "pledge_2026") == 0)
             sc->waves[w].places = 0;
-    cr_assert(eq(int, alloc_simulate(sc, &f, &o, NULL, &without, NULL), SIM_OK));
+    cr_assert(eq(int, alloc_simulate(sc, &f, &o, NULL, without, NULL), SIM_OK));
+    free(orig);
+    scenario_free(sc);
+}
+
+Test(allocate, adding_a_wave_never_raises_the_mean_shortfall_on_common_random_numbers)
+{
+    alloc_result *with = NULL, *without = NULL;
+    double m_with[11], m_without[11];
+
+    with_and_without_pledge(&with, &without);
     mean_by_year(with, m_with);
     mean_by_year(without, m_without);
     for (int h = 1; h <= 10; h++)
@@ -604,10 +615,8 @@ Test(allocate, adding_a_wave_never_raises_the_mean_shortfall_on_common_random_nu
                   2025 + h, m_with[h], m_without[h]);
     cr_expect(eq(dbl, m_with[1], m_without[1]));      /* the wave opens Sept 2026: same 2026 */
     cr_expect(lt(dbl, m_with[10], m_without[10] - 10.0));
-    free(orig);
     alloc_result_free(with);
     alloc_result_free(without);
-    scenario_free(sc);
 }
 
 /* Every age of every year draws from its own substream, so the runs with and without a wave
@@ -617,22 +626,10 @@ Test(allocate, adding_a_wave_never_raises_the_mean_shortfall_on_common_random_nu
 Test(allocate, common_random_numbers_keep_replications_paired)
 {
     enum { R = 300, H = 10 };
-    scenario *sc = load(HACKNEY);
-    wave *orig;
-    fit f;
     alloc_result *with = NULL, *without = NULL;
-    alloc_run_options o = { R, 2, 11, H };
     int worse_first = 0, worse_later = 0, differ_before = 0;
 
-    fit_of(sc, &f);
-    cr_assert(eq(int, alloc_simulate(sc, &f, &o, NULL, &with, NULL), SIM_OK));
-    orig = sc->waves;
-    sc->waves = xcalloc(sc->n_waves, sizeof *sc->waves);
-    memcpy(sc->waves, orig, sc->n_waves * sizeof *orig);
-    for (size_t w = 0; w < sc->n_waves; w++)
-        if (strcmp(sc->waves[w].wave, "pledge_2026") == 0)
-            sc->waves[w].places = 0;
-    cr_assert(eq(int, alloc_simulate(sc, &f, &o, NULL, &without, NULL), SIM_OK));
+    with_and_without_pledge(&with, &without);
     for (size_t i = 0; i < R; i++) {
         differ_before += alloc_rep_shortfall(with, 1, i) != alloc_rep_shortfall(without, 1, i);
         worse_first += alloc_rep_shortfall(with, 2, i) > alloc_rep_shortfall(without, 2, i);
@@ -645,10 +642,8 @@ Test(allocate, common_random_numbers_keep_replications_paired)
      * a substream per age and year: 170 */
     cr_expect(lt(int, worse_later, R * (H - 2) / 10), "later years worse with the wave in %d "
               "of %d replication-years", worse_later, R * (H - 2));
-    free(orig);
     alloc_result_free(with);
     alloc_result_free(without);
-    scenario_free(sc);
 }
 
 Test(allocate, results_do_not_depend_on_the_number_of_threads)
