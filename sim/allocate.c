@@ -50,11 +50,9 @@ struct alloc {
     uint64_t        age_bits[SIM_N_GROUPS][SIM_N_AGES];  /* their union over needs */
     size_t          fm_at;                       /* the free set's place after fr[] (int32s) */
     xinfo          *xin;                         /* [n_slots], extra slots only */
-    signed char     sgi[SIM_N_AGES][SIM_N_SETTINGS];  /* constrained group index whose
-                                                    demand setting slot s counts at age a, or -1 */
-    unsigned char   phase[SIM_N_AGES];           /* phase_of_age(), tabled */
-    uint16_t        wanted[SIM_N_AGES];          /* bit s: setting s is limited at age a
-                                                    (sgi[a][s] >= 0), so the placer places it */
+    uint16_t        wanted[SIM_N_AGES];          /* bit s: setting s belongs to a constrained
+                                                    group that limits age a, so the placer
+                                                    places it and its pupils count as demand */
     int32_t        *cap;                         /* [(horizon + 1) * n_prov] */
     double         *gcap;                        /* [(horizon + 1)][n_con][N_GPN] */
     double         *ucost;                       /* [(horizon + 1)][n_slots][SIM_N_PHASES] */
@@ -263,15 +261,12 @@ static void prepare_rows(alloc *al)
     for (size_t c = 0; c < al->n_con; c++)
         for (int k = 0; k < ALLOC_N_STAGES; k++)
             al->xin[al->oob[al->con[c]][k]] = (xinfo){ (uint8_t)c, 1, SET_IS };
-    for (int a = 0; a < SIM_N_AGES; a++) {
-        al->phase[a] = (unsigned char)phase_of_age(a);
+    for (int a = 0; a < SIM_N_AGES; a++)
         for (int s = 0; s < SIM_N_SETTINGS; s++) {
             const int g = al->set_group[s];
-            al->sgi[a][s] = (signed char)(g >= 0 && al->con_age[g][a] ? al->gi[g] : -1);
-            if (al->sgi[a][s] >= 0)
+            if (g >= 0 && al->gi[g] >= 0 && al->con_age[g][a])
                 al->wanted[a] |= (uint16_t)(1u << s);
         }
-    }
 }
 
 static double unit_cost(const alloc *al, size_t s, int ph)
@@ -570,7 +565,7 @@ static void place_one(const alloc *al, int h, int a, int n, int s, int32_t k, in
     int32_t *row = x + al->lay.row_off[c];
     const int g = al->set_group[s];
 
-    if (g < 0 || al->gi[g] < 0 || !al->con_age[g][a]) {
+    if (!(al->wanted[a] >> s & 1u)) {
         row[s] += k;                     /* no places to run out of, at least at this age */
         return;
     }

@@ -81,7 +81,6 @@ struct engine {
     const fit      *f;
     engine_placer   placer;
     int             base_year, horizon;
-    size_t          n_slots, cells;         /* slots; cells of a replication's state */
     sim_setting    *slot_setting;           /* [n_slots] */
     engine_layout   layout;
     int16_t        *kpos;                   /* [cells]: where the pupils of a cell go on ageing
@@ -363,15 +362,13 @@ static void prepare_slots(engine *e)
     const engine_layout *l = &e->layout;
 
     engine_layout_init(&e->layout, pl->extra, pl->n_extra);
-    e->n_slots = l->n_slots;
-    e->cells = l->cells;
     for (int a = 0; a < SIM_N_AGES; a++)
         e->wanted[a] = pl->wanted ? pl->wanted[a] : (uint16_t)((1u << SIM_N_SETTINGS) - 1u);
-    e->slot_setting = xmalloc(e->n_slots * sizeof *e->slot_setting);
-    for (size_t s = 0; s < e->n_slots; s++)
+    e->slot_setting = xmalloc(l->n_slots * sizeof *e->slot_setting);
+    for (size_t s = 0; s < l->n_slots; s++)
         e->slot_setting[s] = s < SIM_N_SETTINGS ? (sim_setting)s
                                                 : pl->extra[s - SIM_N_SETTINGS].setting;
-    e->kpos = xmalloc(e->cells * sizeof *e->kpos);
+    e->kpos = xmalloc(l->cells * sizeof *e->kpos);
     for (size_t c = 0; c < ENGINE_ROWS; c++)
         for (size_t i = l->row_off[c]; i < l->row_off[c + 1]; i++) {
             const size_t s = l->slot_at[i], na = c / SIM_N_NEEDS + 1;
@@ -381,7 +378,7 @@ static void prepare_slots(engine *e)
                        ? engine_setting_keeps((sim_setting)s, (int)na)
                        : (int)na <= pl->extra[s - SIM_N_SETTINGS].age_to;
             /* a slot held at (a, n) and serving a + 1 is held at (a + 1, n) too */
-            e->kpos[i] = (int16_t)(keep ? l->pos_of[(c + SIM_N_NEEDS) * e->n_slots + s] : -1);
+            e->kpos[i] = (int16_t)(keep ? l->pos_of[(c + SIM_N_NEEDS) * l->n_slots + s] : -1);
         }
 }
 
@@ -536,13 +533,13 @@ void engine_free(engine *e)
     free(e);
 }
 
-size_t engine_slots(const engine *e) { return e->n_slots; }
+size_t engine_slots(const engine *e) { return e->layout.n_slots; }
 
 size_t engine_bytes(const engine *e, size_t n_reps)
 {
     /* state + generator (struct and taus2 state, with malloc overhead) + g and exit shift
      * + workspace */
-    return n_reps * (e->cells * sizeof(int32_t) + 96 + 2 * sizeof(double)
+    return n_reps * (e->layout.cells * sizeof(int32_t) + 96 + 2 * sizeof(double)
                      + e->placer.ws_size);
 }
 
@@ -852,7 +849,7 @@ static void step(rep_ctx *rc, int h)
 {
     const engine *e = rc->e;
     const size_t *off = e->layout.row_off;
-    const size_t row = e->cells - off[SIM_MAX_AGE * SIM_N_NEEDS];   /* the last age's cells */
+    const size_t row = e->layout.cells - off[SIM_MAX_AGE * SIM_N_NEEDS];   /* last age's */
     const double v = e->f->overdispersion;
     const double *mean = e->mean + (size_t)h * N_CELLS_AN;
     int32_t *last = rc->x + off[SIM_MAX_AGE * SIM_N_NEEDS];
@@ -994,7 +991,7 @@ static void run_block(run_shared *sh, size_t w)
     const engine_options *opt = sh->opt;
     const size_t T = opt->threads, lo = opt->n_reps * w / T, hi = opt->n_reps * (w + 1) / T;
     rep_ctx rc = { .e = e };
-    engine_view view = { .n_slots = e->n_slots, .row_off = e->layout.row_off,
+    engine_view view = { .n_slots = e->layout.n_slots, .row_off = e->layout.row_off,
                          .slot_at = e->layout.slot_at, .slot_setting = e->slot_setting,
                          .flows = &rc.flows };
 
@@ -1088,7 +1085,7 @@ sim_status engine_run(const engine *e, const engine_options *opt, const engine_s
                              "%zu replications, %zu threads, horizon %d (expected at least 1 "
                              "of each, a horizon up to %d)", opt->n_reps, opt->threads,
                              opt->horizon, e->horizon);
-    sh.cells = e->cells;
+    sh.cells = e->layout.cells;
     sh.x = xzalloc_huge(opt->n_reps * sh.cells * sizeof *sh.x);
     sh.rng = xcalloc(opt->n_reps, sizeof *sh.rng);
     sh.draw = xcalloc(2 * opt->n_reps, sizeof *sh.draw);
