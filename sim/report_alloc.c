@@ -155,7 +155,11 @@ sim_status report_compare(FILE *out, const alloc_compare_row *rows, size_t n)
 
 /* ---- atomic files ----------------------------------------------------------------------- */
 
+/* What one file of report_alloc_write() or report_compare_write() is written from. */
+typedef enum job_kind { JOB_SHORTFALL, JOB_PROVISION, JOB_COST, JOB_WAVES, JOB_COMPARE } job_kind;
+
 typedef struct job_args {
+    job_kind                 kind;
     const scenario          *sc;
     const alloc_result      *r;
     const alloc_wave_row    *waves;
@@ -164,44 +168,31 @@ typedef struct job_args {
     size_t                   n_rows;
 } job_args;
 
-static sim_status body_shortfall(FILE *fp, const void *arg)
+/* outdir's writer callback: the report its job names. */
+static sim_status write_job(FILE *fp, const void *arg)
 {
     const job_args *a = arg;
-    return report_shortfall(fp, a->sc, a->r);
-}
 
-static sim_status body_provision(FILE *fp, const void *arg)
-{
-    const job_args *a = arg;
-    return report_provision(fp, a->sc, a->r);
-}
-
-static sim_status body_cost(FILE *fp, const void *arg)
-{
-    const job_args *a = arg;
-    return report_cost(fp, a->sc, a->r);
-}
-
-static sim_status body_waves(FILE *fp, const void *arg)
-{
-    const job_args *a = arg;
-    return report_waves(fp, a->waves, a->n_waves);
-}
-
-static sim_status body_compare(FILE *fp, const void *arg)
-{
-    const job_args *a = arg;
-    return report_compare(fp, a->rows, a->n_rows);
+    switch (a->kind) {
+    case JOB_SHORTFALL: return report_shortfall(fp, a->sc, a->r);
+    case JOB_PROVISION: return report_provision(fp, a->sc, a->r);
+    case JOB_COST:      return report_cost(fp, a->sc, a->r);
+    case JOB_WAVES:     return report_waves(fp, a->waves, a->n_waves);
+    default:            return report_compare(fp, a->rows, a->n_rows);
+    }
 }
 
 sim_status report_alloc_write(const char *dir, const scenario *sc, const alloc_result *r,
                               const alloc_wave_row *waves, size_t n_waves, sim_error *err)
 {
-    job_args a = { sc, r, waves, n_waves, NULL, 0 };
-    const outdir_file files[4] = { { "shortfall.csv", body_shortfall, &a },
-                                   { "provision.csv", body_provision, &a },
-                                   { "cost.csv", body_cost, &a },
-                                   { "waves.csv", body_waves, &a } };
+    const job_args a[4] = { { JOB_SHORTFALL, sc, r, waves, n_waves, NULL, 0 },
+                            { JOB_PROVISION, sc, r, waves, n_waves, NULL, 0 },
+                            { JOB_COST, sc, r, waves, n_waves, NULL, 0 },
+                            { JOB_WAVES, sc, r, waves, n_waves, NULL, 0 } };
+    const outdir_file files[4] = { { "shortfall.csv", write_job, &a[0] },
+                                   { "provision.csv", write_job, &a[1] },
+                                   { "cost.csv", write_job, &a[2] },
+                                   { "waves.csv", write_job, &a[3] } };
 
     return outdir_write(dir, files, waves ? 4 : 3, err);
 }
@@ -209,8 +200,8 @@ sim_status report_alloc_write(const char *dir, const scenario *sc, const alloc_r
 sim_status report_compare_write(const char *dir, const alloc_compare_row *rows, size_t n,
                                 sim_error *err)
 {
-    job_args a = { NULL, NULL, NULL, 0, rows, n };
-    const outdir_file files[1] = { { "compare.csv", body_compare, &a } };
+    const job_args a = { JOB_COMPARE, NULL, NULL, NULL, 0, rows, n };
+    const outdir_file files[1] = { { "compare.csv", write_job, &a } };
     sim_status st = outdir_make(dir, err);
 
     return st != SIM_OK ? st : outdir_write(dir, files, 1, err);
