@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,20 +64,6 @@ typedef struct pack {
     const char *name_a, *name_b;
 } pack;
 
-static sim_status io_error(sim_error *err, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static sim_status io_error(sim_error *err, const char *path, const char *fmt, ...)
-{
-    char msg[400];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return sim_error_set(err, SIM_EIO, path, 0, NULL, "%s", msg);
-}
-
 /* Open DIR/NAME if it exists: *t stays NULL when it does not. Columns are checked by name;
  * extra columns are allowed (later versions may add some). */
 static sim_status open_csv(const char *dir, const char *name, const char *const *req, size_t n_req,
@@ -90,7 +75,7 @@ static sim_status open_csv(const char *dir, const char *name, const char *const 
 
     *t = NULL;
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
-        return io_error(err, dir, "output directory name is too long");
+        return sim_error_set(err, SIM_EIO, dir, 0, NULL, "output directory name is too long");
     if (stat(path, &sb) != 0)
         return SIM_OK;
     st = table_load(path, t, err);
@@ -2256,8 +2241,9 @@ sim_status chart_check_device(const char *device, sim_error *err)
     for (int i = 0; i < n; i++)
         if (strcmp(names[i], device) == 0)
             return SIM_OK;
-    return io_error(err, NULL, "PLplot has no '%s' output device (install the Debian package "
-                    "plplot-driver-cairo, or run with --no-charts)", device);
+    return sim_error_set(err, SIM_EIO, NULL, 0, NULL,
+                         "PLplot has no '%s' output device (install the Debian package "
+                         "plplot-driver-cairo, or run with --no-charts)", device);
 }
 
 typedef struct job { char name[32]; draw_fn draw; int arg; } job;
@@ -2296,12 +2282,14 @@ static sim_status outset_add(outset *o, const char *dir, const char *name, const
         return sim_error_set(err, SIM_EINTERNAL, dir, 0, NULL, "too many chart files");
     if ((size_t)snprintf(f->final, sizeof f->final, "%s/%s.%s", dir, name, ext) >= sizeof f->final ||
         (size_t)snprintf(f->tmp, sizeof f->tmp, "%s/.%s.%s.XXXXXX", dir, name, ext) >= sizeof f->tmp)
-        return io_error(err, dir, "output directory name is too long");
+        return sim_error_set(err, SIM_EIO, dir, 0, NULL, "output directory name is too long");
     if (stat(f->final, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return io_error(err, f->final, "cannot write the chart: a directory has this name");
+        return sim_error_set(err, SIM_EIO, f->final, 0, NULL,
+                             "cannot write the chart: a directory has this name");
     fd = mkstemp(f->tmp);
     if (fd < 0)
-        return io_error(err, dir, "cannot write charts here: %s", strerror(errno));
+        return sim_error_set(err, SIM_EIO, dir, 0, NULL,
+                             "cannot write charts here: %s", strerror(errno));
     mode_t mask = umask(0);                /* mkstemp makes 0600; charts are for sharing */
     umask(mask);
     fchmod(fd, 0666 & ~mask);
@@ -2316,7 +2304,8 @@ static sim_status outset_commit(outset *o, sim_error *err)
         struct stat sb;
         if (stat(o->f[i].tmp, &sb) != 0 || sb.st_size == 0) {
             outset_discard(o);
-            return io_error(err, o->f[i].final, "the chart came out empty (disk full?)");
+            return sim_error_set(err, SIM_EIO, o->f[i].final, 0, NULL,
+                                 "the chart came out empty (disk full?)");
         }
     }
     for (size_t i = 0; i < o->n; i++)
@@ -2325,7 +2314,8 @@ static sim_status outset_commit(outset *o, sim_error *err)
             char final[4200];
             snprintf(final, sizeof final, "%s", o->f[i].final);
             outset_discard(o);
-            return io_error(err, final, "cannot write the chart: %s", strerror(e));
+            return sim_error_set(err, SIM_EIO, final, 0, NULL,
+                                 "cannot write the chart: %s", strerror(e));
         }
     o->n = 0;
     return SIM_OK;
@@ -2431,14 +2421,18 @@ static sim_status check_dir(const char *dir, sim_error *err)
     struct stat sb;
 
     if (strchr(dir, '%') != NULL)
-        return io_error(err, dir, "cannot write charts here: PLplot cannot write to a path "
-                        "containing '%%' (choose another output directory)");
+        return sim_error_set(err, SIM_EIO, dir, 0, NULL,
+                             "cannot write charts here: PLplot cannot write to a path "
+                             "containing '%%' (choose another output directory)");
     if (stat(dir, &sb) != 0)
-        return io_error(err, dir, "cannot write charts here: %s", strerror(errno));
+        return sim_error_set(err, SIM_EIO, dir, 0, NULL,
+                             "cannot write charts here: %s", strerror(errno));
     if (!S_ISDIR(sb.st_mode))
-        return io_error(err, dir, "cannot write charts here: not a directory");
+        return sim_error_set(err, SIM_EIO, dir, 0, NULL,
+                             "cannot write charts here: not a directory");
     if (access(dir, W_OK | X_OK) != 0)
-        return io_error(err, dir, "cannot write charts here: %s", strerror(errno));
+        return sim_error_set(err, SIM_EIO, dir, 0, NULL,
+                             "cannot write charts here: %s", strerror(errno));
     return SIM_OK;
 }
 
