@@ -325,13 +325,20 @@ static int backtest_parse_option(const char *a, const char *val, backtest_args *
     return 0;
 }
 
+/* The default --threads: every online core (1 if the system cannot say). */
+static unsigned long all_cores(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+    return cores > 0 ? (unsigned long)cores : 1;
+}
+
 /* Parse backtest's arguments into *b; returns 0, or the usage exit code after reporting. */
 static int backtest_parse(int argc, char **argv, backtest_args *b)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int rc;
 
-    b->threads = cores > 0 ? (unsigned long)cores : 1;
+    b->threads = all_cores();
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (a[0] != '-') {
@@ -431,10 +438,9 @@ static int run_number(int argc, char **argv, int *i, run_args *a)
 
 static int run_parse(int argc, char **argv, run_args *a)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int rc;
 
-    a->threads = cores > 0 ? (unsigned long)cores : 1;
+    a->threads = all_cores();
     for (int i = 0; i < argc; i++) {
         const char *o = argv[i];
         if (strcmp(o, "--quiet") == 0 || strcmp(o, "--no-charts") == 0) {
