@@ -6,8 +6,8 @@
 #   (c) Hackney, 10,000 replications x 15 years, 1 thread    (c)/(a) >= 1.7
 #
 # Wall time and peak RSS come from GNU time (/usr/bin/time -f); when it is missing, wall time
-# from date and no RSS. Each case runs BENCH_REPEAT times (default 3); the best wall and CPU
-# times and the largest RSS are reported, with every run's wall time. Usage: tests/bench.sh [SENDSIM_BINARY]   (default ./sendsim)
+# from date and no RSS. Each case runs once in each of BENCH_REPEAT rounds (default 3); the best
+# wall and CPU times and the largest RSS are reported, with every run's wall time. Usage: tests/bench.sh [SENDSIM_BINARY]   (default ./sendsim)
 # BENCH_ARGS adds options to every run. Cases (a)-(c) are the engine alone (--no-alloc
 # --no-waves), as issue 4 defines them; the allocation stage is then timed against (a).
 set -eu
@@ -22,50 +22,57 @@ for f in "$BIN" "$HACKNEY" "$ENGLAND"; do
     [ -e "$f" ] || { echo "bench: $f not found" >&2; exit 66; }
 done
 
-# once NAME INI REPS THREADS: prints "wall_s rss_kb cpu_s" of one run
+# once NAME INI REPS THREADS [OPTION...]: prints "wall_s rss_kb cpu_s" of one run, with the
+# options and then BENCH_ARGS added
 once() {
     name=$1 ini=$2 reps=$3 threads=$4
+    shift 4
     if [ -x /usr/bin/time ]; then
         /usr/bin/time -f "%e %M %U %S" -o "$OUT/$name.time" \
             "$BIN" run "$ini" --reps "$reps" --horizon 15 --threads "$threads" --seed 1 \
-            --out "$OUT/$name" --no-charts --quiet ${BENCH_ARGS:-}
+            --out "$OUT/$name" --no-charts --quiet "$@" ${BENCH_ARGS:-}
         read -r wall rss usr sys < "$OUT/$name.time"
         cpu=$(echo "$usr $sys" | awk '{ print $1 + $2 }')
     else
         t0=$(date +%s.%N)
         "$BIN" run "$ini" --reps "$reps" --horizon 15 --threads "$threads" --seed 1 \
-            --out "$OUT/$name" --no-charts --quiet ${BENCH_ARGS:-}
+            --out "$OUT/$name" --no-charts --quiet "$@" ${BENCH_ARGS:-}
         wall=$(echo "$(date +%s.%N) $t0" | awk '{ print $1 - $2 }')
         rss=0 cpu=0
     fi
     echo "$wall $rss $cpu"
 }
 
-# run NAME INI REPS THREADS: BENCH_REPEAT runs (default 3: this is a shared VM whose single
-# runs vary by 5-10%), printing "NAME best_wall max_rss best_cpu walls" (walls: every run's,
-# comma-separated) on stdout
-run() {
-    k=0 runs=""
-    while [ "$k" -lt "${BENCH_REPEAT:-3}" ]; do
-        runs="$runs$(once "$1" "$2" "$3" "$4");"
-        k=$((k + 1))
-    done
-    echo "$runs" | tr ';' '\n' | awk -v name="$1" 'NF == 3 {
+# summarise NAME: "NAME best_wall max_rss best_cpu walls" (walls: every run's, in order) from
+# the runs of NAME recorded in $OUT/NAME.runs
+summarise() {
+    awk -v name="$1" 'NF == 3 {
         if (n == 0 || $1 < w) w = $1
         if (n == 0 || $3 < c) c = $3
         if ($2 > r) r = $2
         all = all (n++ ? "," : "") $1
-    } END { print name, w, r + 0, c, all }'
+    } END { print name, w, r + 0, c, all }' "$OUT/$1.runs"
 }
 
+# BENCH_REPEAT rounds (default 3; this is a shared VM whose single runs vary by 5-10% and whose
+# host load drifts), each running every case once, so that the cases compared with each other
+# (allocation against the engine alone) meet the same conditions; the best of each is kept.
 # The engine cases (issue 4) run without the allocation stage, which is issue 5's and is
-# timed against them below; command substitution is a subshell, so BENCH_ARGS stays as it was.
-ENGINE="--no-alloc --no-waves ${BENCH_ARGS:-}"
-A=$(BENCH_ARGS="$ENGINE" run a "$HACKNEY" 10000 2)
-B=$(BENCH_ARGS="$ENGINE" run b "$ENGLAND" 2000 2)
-C=$(BENCH_ARGS="$ENGINE" run c "$HACKNEY" 10000 1)
-W=$(BENCH_ARGS="--no-waves ${BENCH_ARGS:-}" run w "$HACKNEY" 10000 2)
-F=$(run f "$HACKNEY" 10000 2)
+# timed against them.
+k=0
+while [ "$k" -lt "${BENCH_REPEAT:-3}" ]; do
+    once a "$HACKNEY" 10000 2 --no-alloc --no-waves >> "$OUT/a.runs"
+    once w "$HACKNEY" 10000 2 --no-waves >> "$OUT/w.runs"
+    once b "$ENGLAND" 2000 2 --no-alloc --no-waves >> "$OUT/b.runs"
+    once c "$HACKNEY" 10000 1 --no-alloc --no-waves >> "$OUT/c.runs"
+    once f "$HACKNEY" 10000 2 >> "$OUT/f.runs"
+    k=$((k + 1))
+done
+A=$(summarise a)
+B=$(summarise b)
+C=$(summarise c)
+W=$(summarise w)
+F=$(summarise f)
 
 echo "$A
 $B
