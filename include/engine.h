@@ -175,6 +175,15 @@ typedef struct engine_sink {
     void (*year_done)(void *ctx, int h, size_t w, size_t n_workers);
 } engine_sink;
 
+/* What a run cost, summed over every replication-year (the same for any thread count): the
+ * random variates drawn (binomial, Poisson, gamma and categorical, and a replication's growth
+ * and exit draws) and the occupied cells the steps visited (non-empty state cells at the
+ * start of each year). An exact engine's cost follows these, not the number of plans. */
+typedef struct engine_work {
+    uint64_t draws;
+    uint64_t occupied;
+} engine_work;
+
 typedef struct engine_options {
     size_t        n_reps;                /* >= 1 */
     unsigned long seed;
@@ -183,6 +192,7 @@ typedef struct engine_options {
     /* Called by one worker after each projected year (done = years finished); may be NULL. */
     void (*progress)(void *ctx, size_t done, size_t total);
     void         *progress_ctx;
+    engine_work  *work;                  /* filled with the run's totals when not NULL */
 } engine_options;
 
 typedef struct engine engine;

@@ -33,6 +33,8 @@ typedef struct report_run {
     int           horizon;
     double        wall_seconds;
     const char   *notes;            /* extra lines for run.txt (allocation), or NULL */
+    double        draws;            /* random draws per replication-year (0: not reported) */
+    double        occupied;         /* occupied cells per replication-year */
 } report_run;
 
 /* Write demand.csv to `out` (the rows described above). Returns SIM_OK or SIM_EIO. */

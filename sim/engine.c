@@ -596,6 +596,7 @@ typedef struct rep_ctx {
     uint64_t      want_rows[(N_CELLS_AN + 63) / 64];  /* rows of want written this year */
     uint64_t      key;                  /* names this replication's substreams (substream()) */
     engine_flows  flows;
+    engine_work   work;                 /* this worker's totals so far */
 } rep_ctx;
 
 /* Binomial(n, p) for p in [0, 1], given l = log(1 - c) and odds = c / (1 - c), where
@@ -603,8 +604,9 @@ typedef struct rep_ctx {
  * (1 - p)^n = exp(n l) for the small means of a local authority's cells, sample.h's BTRS for
  * large ones. (GSL's BTPE, and its small-mean branch with pow() on every draw, dominated the
  * profile; so did (1 - p)^n by squaring, whose branches mispredict.) */
-static unsigned draw_binomial_l(sample_rng *sr, double p, int32_t n, double l, double odds)
+static unsigned draw_binomial_l(rep_ctx *rc, double p, int32_t n, double l, double odds)
 {
+    sample_rng *sr = &rc->sr;
     int flip;
     double pp;
     unsigned x;
@@ -613,6 +615,7 @@ static unsigned draw_binomial_l(sample_rng *sr, double p, int32_t n, double l, d
         return 0;
     if (p >= 1.0)
         return (unsigned)n;
+    rc->work.draws++;
     flip = p > 0.5;
     pp = flip ? 1.0 - p : p;
     if ((double)n * pp < INV_MAX_MEAN)
@@ -622,11 +625,11 @@ static unsigned draw_binomial_l(sample_rng *sr, double p, int32_t n, double l, d
     return flip ? (unsigned)n - x : x;
 }
 
-static unsigned draw_binomial(sample_rng *sr, double p, int32_t n)
+static unsigned draw_binomial(rep_ctx *rc, double p, int32_t n)
 {
     const double pp = fmin(p, 1.0 - p);
 
-    return draw_binomial_l(sr, p, n, log1p(-pp), pp / (1.0 - pp));
+    return draw_binomial_l(rc, p, n, log1p(-pp), pp / (1.0 - pp));
 }
 
 /* The removal draw of age a under rates `rt`: small cells by inversion against the engine's
@@ -641,6 +644,7 @@ static unsigned draw_removal(rep_ctx *rc, int a, int32_t n)
 
     if (p <= 0.0 || n <= 0)
         return rt->rflip[a] ? (unsigned)n : 0;
+    rc->work.draws++;
     if (rt->tabled && n < CDF_TABLE) {
         /* inversion against the tabulated cdf: no arithmetic but compares */
         const double *cdf = e->rcdf[a] + (size_t)n * (size_t)(n - 1) / 2;
@@ -657,9 +661,10 @@ static unsigned draw_removal(rep_ctx *rc, int a, int32_t n)
 }
 
 /* Poisson(mu), capped at MAX_MEAN (sample.h: inversion, else PTRS). */
-static int32_t draw_poisson(sample_rng *sr, double mu)
+static int32_t draw_poisson(rep_ctx *rc, double mu)
 {
-    return (int32_t)sample_poisson(sr, fmin(mu, MAX_MEAN));
+    rc->work.draws += mu > 0.0;
+    return (int32_t)sample_poisson(&rc->sr, fmin(mu, MAX_MEAN));
 }
 
 /* Place `rem` pupils over the row's settings j .. k - 1 by independent categorical draws with
@@ -669,6 +674,7 @@ static void place_few(rep_ctx *rc, const pref_row *row, int j, int32_t rem, int3
 {
     const double lo = j > 0 ? row->cum[j - 1] : 0.0, span = row->cum[row->k - 1] - lo;
 
+    rc->work.draws += (uint64_t)rem;
     for (int32_t i = 0; i < rem; i++) {
         double u = lo + span * sample_uniform(&rc->sr);
         int s = j;
@@ -698,7 +704,7 @@ static void place_row(rep_ctx *rc, int a, int n, int32_t total, int32_t *cell)
             break;
         }
         got[j] = row->cond[j] >= 1.0 ? rem
-                                     : (int32_t)draw_binomial_l(&rc->sr, row->cond[j], rem,
+                                     : (int32_t)draw_binomial_l(rc, row->cond[j], rem,
                                                                 row->lcond[j], row->ocond[j]);
         rem -= got[j];
     }
@@ -766,14 +772,18 @@ static void age_row(rep_ctx *rc, int a, size_t c, row_count *cnt)
     if (S <= 64) {
         /* visit occupied cells only: a branch-free occupancy mask, then its set bits
          * (testing every cell mispredicted on the sparse rows of a small LA) */
-        for (uint64_t m = cells_nonzero(src, S); m != 0; m &= m - 1) {
+        uint64_t m = cells_nonzero(src, S);
+        rc->work.occupied += (uint64_t)__builtin_popcountll(m);
+        for (; m != 0; m &= m - 1) {
             const size_t s = cells_lowest(m);
             remove_cell(rc, a, src + s, kp[s] >= 0 ? dst + kp[s] : NULL, cnt);
         }
     } else {
         for (size_t s = 0; s < S; s++)
-            if (src[s] != 0)
+            if (src[s] != 0) {
+                rc->work.occupied++;
                 remove_cell(rc, a, src + s, kp[s] >= 0 ? dst + kp[s] : NULL, cnt);
+            }
     }
     remove_leaving(rc, a, cnt);
 }
@@ -814,7 +824,7 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
         /* joiners and transfers in are independent Poissons: draw their sum once */
         mu_j = mean[na * SIM_N_NEEDS + n] * jscale;
         mu_t = tin * cnt.aged;
-        arrived = draw_poisson(&rc->sr, mu_j + mu_t);
+        arrived = draw_poisson(rc, mu_j + mu_t);
         sum_j += mu_j;
         sum_t += mu_t;
         arrivals += arrived;
@@ -824,12 +834,12 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
             place_row(rc, na, n, total, rc->x + e->layout.row_off[c + SIM_N_NEEDS]);
     }
     fl->plans_before[a] = before;
-    fl->leavers[a] = draw_binomial_l(&rc->sr, rc->rt->leave_share[a], (int32_t)removed,
+    fl->leavers[a] = draw_binomial_l(rc, rc->rt->leave_share[a], (int32_t)removed,
                                      rc->rt->lls[a], rc->rt->ols[a]);
     fl->transfers_out[na] = removed - fl->leavers[a];
     /* the age's arrivals split into its two Poissons: exact for the flows by age */
     fl->joiners[na] = sum_t > 0.0
-        ? (int64_t)draw_binomial(&rc->sr, sum_j / (sum_j + sum_t), arrivals) : arrivals;
+        ? (int64_t)draw_binomial(rc, sum_j / (sum_j + sum_t), arrivals) : arrivals;
     fl->transfers_in[na] = arrivals - fl->joiners[na];
 }
 
@@ -858,10 +868,13 @@ static void step(rep_ctx *rc, int h)
 
     substream(rc, h, PART_YEAR);
     shock = v > 0.0 ? gsl_ran_gamma(rc->r, 1.0 / v, v) : 1.0;
+    rc->work.draws += v > 0.0;
     jscale = shock * exp(rc->g * e->dsum[h]);
     memset(&rc->flows, 0, sizeof rc->flows);
-    for (size_t i = 0; i < row; i++)
+    for (size_t i = 0; i < row; i++) {
         old += last[i];
+        rc->work.occupied += last[i] != 0;
+    }
     memset(last, 0, row * sizeof *last);   /* every plan of a 25-year-old ends */
     rc->flows.plans_before[SIM_MAX_AGE] = old;
     rc->flows.leavers[SIM_MAX_AGE] = old;
@@ -871,7 +884,7 @@ static void step(rep_ctx *rc, int h)
     }
     substream(rc, h, 0);
     for (int n = 0; n < SIM_N_NEEDS; n++) {
-        int32_t j = draw_poisson(&rc->sr, mean[n] * jscale);
+        int32_t j = draw_poisson(rc, mean[n] * jscale);
         rc->flows.joiners[0] += j;
         if (j > 0)
             place_row(rc, 0, n, j, rc->x + off[n]);
@@ -889,6 +902,7 @@ static void init_rep(rep_ctx *rc, size_t rep, unsigned long seed)
 
     gsl_rng_set(rc->r, engine_rep_seed(seed, rep));
     rc->g = e->f->growth;
+    rc->work.draws += (e->f->growth_se > 0.0) + (e->exit_scale > 0.0);
     if (e->f->growth_se > 0.0)
         rc->g += gsl_ran_gaussian(rc->r, e->f->growth_se);
     /* after g, so a fit without exit uncertainty keeps every earlier draw */
@@ -931,6 +945,7 @@ typedef struct run_shared {
     gsl_rng             **rng;          /* [n_reps] */
     double               *draw;         /* [n_reps][2]: growth g and exit shift */
     unsigned char        *ws;           /* [n_reps][ws_size] */
+    engine_work          *work;         /* [threads]: each worker's totals */
     pthread_barrier_t     barrier;
     pthread_mutex_t       gate;
     pthread_cond_t        gate_cv;
@@ -1012,6 +1027,7 @@ static void run_block(run_shared *sh, size_t w)
         if (w == 0 && opt->progress)
             opt->progress(opt->progress_ctx, (size_t)h, (size_t)opt->horizon);
     }
+    sh->work[w] = rc.work;
     free(rc.want);
 }
 
@@ -1090,10 +1106,19 @@ sim_status engine_run(const engine *e, const engine_options *opt, const engine_s
     sh.rng = xcalloc(opt->n_reps, sizeof *sh.rng);
     sh.draw = xcalloc(2 * opt->n_reps, sizeof *sh.draw);
     sh.ws = e->placer.ws_size ? xcalloc(opt->n_reps, e->placer.ws_size) : NULL;
+    sh.work = xcalloc(opt->threads, sizeof *sh.work);
     for (size_t i = 0; i < opt->n_reps; i++)
         if ((sh.rng[i] = gsl_rng_alloc(gsl_rng_taus2)) == NULL)
             abort();                    /* out of memory, as xmalloc would */
     st = run_threads(&sh, err);
+    if (st == SIM_OK && opt->work) {    /* integer sums: the same for any thread count */
+        *opt->work = (engine_work){ 0, 0 };
+        for (size_t w = 0; w < opt->threads; w++) {
+            opt->work->draws += sh.work[w].draws;
+            opt->work->occupied += sh.work[w].occupied;
+        }
+    }
+    free(sh.work);
     for (size_t i = 0; i < opt->n_reps; i++)
         gsl_rng_free(sh.rng[i]);
     free(sh.rng);

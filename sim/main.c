@@ -564,6 +564,7 @@ typedef struct run_state {
     alloc_wave_row *waves;
     size_t          n_waves;
     char            note[1024];     /* allocation lines for run.txt */
+    engine_work     work;           /* the main run's totals */
 } run_state;
 
 static void run_state_free(run_state *rs)
@@ -594,7 +595,8 @@ static sim_status run_simulate(const run_args *a, const scenario *sc, run_state 
         st = run_fits_memory(a, sc, rs->e, err);
     if (st == SIM_OK) {
         engine_options opt = { .n_reps = (size_t)sc->replications, .seed = sc->seed,
-                               .threads = a->threads, .horizon = sc->horizon };
+                               .threads = a->threads, .horizon = sc->horizon,
+                               .work = &rs->work };
         engine_sink sink;
         if (!a->quiet && isatty(2))
             opt.progress = run_progress;
@@ -647,8 +649,10 @@ static sim_status run_pipeline(const run_args *a, scenario *sc, int argc, char *
         return SIM_EINTERNAL;
     st = run_simulate(a, sc, &rs, err);
     if (st == SIM_OK) {
+        const double rep_years = (double)sc->replications * sc->horizon;
         report_run run = { cmd, sc->seed, (size_t)sc->replications, a->threads, sc->horizon,
-                           0.0, rs.note };
+                           0.0, rs.note, (double)rs.work.draws / rep_years,
+                           (double)rs.work.occupied / rep_years };
         join_args(argc, argv, cmd, sizeof cmd);
         out_dir_for(a->out, a->ini, sc, dir, sizeof dir);
         run.wall_seconds = seconds_now() - t0;

@@ -143,6 +143,9 @@ sim_status report_run_txt(FILE *out, const scenario *sc, const fit *f, const rep
             "engine.h describes\n", sc->has_preferences ? "preferences.csv"
             : "base-year mix of each phase and need");
     fprintf(out, "wall time: %.3f s\n", run->wall_seconds);
+    if (run->draws > 0.0)
+        fprintf(out, "work: %.1f random draws and %.1f occupied cells per replication-year\n",
+                run->draws, run->occupied);
     fprintf(out, "\ninputs (CRC-32):\n");
     for (size_t i = 0; i < sc->n_files; i++)
         fprintf(out, "  %-12s %08lx  %s\n", sc->files[i].role, sc->files[i].crc32,

@@ -74,11 +74,23 @@ C=$(summarise c)
 W=$(summarise w)
 F=$(summarise f)
 
+# work NAME: "draws occupied" per replication-year, from the run's run.txt (the same in
+# every round: the counts depend on the seed, not on the machine)
+work() {
+    awk '/^work: / { print $2, $6 }' "$OUT/$1/run.txt"
+}
+read -r DA OA <<EOF
+$(work a)
+EOF
+read -r DB OB <<EOF
+$(work b)
+EOF
+
 echo "$A
 $B
 $C
 $W
-$F" | awk '
+$F" | awk -v da="$DA" -v oa="$OA" -v db="$DB" -v ob="$OB" '
     { wall[$1] = $2; rss[$1] = $3; cpu[$1] = $4; runs[$1] = $5 }
     END {
         reps["a"] = 10000; reps["b"] = 2000; reps["c"] = 10000; reps["w"] = 10000
@@ -92,6 +104,11 @@ $F" | awk '
         line("a"); line("b"); line("c")
         ha = wall["a"] / (reps["a"] * 15); en = wall["b"] / (reps["b"] * 15)
         printf "  England cost per replication-year / Hackney: %.2f (target <= 3)\n", en / ha
+        if (da > 0 && oa > 0)
+            printf "  work per replication-year (run.txt): Hackney %.0f draws, %.0f occupied " \
+                   "cells; England %.0f draws, %.0f occupied cells: England/Hackney %.2f in " \
+                   "draws, %.2f in occupied cells, %.2f in cost per draw\n",
+                   da, oa, db, ob, db / da, ob / oa, (en / ha) / (db / da)
         printf "  (c)/(a) thread speed-up: %.2f (target >= 1.7)\n", wall["c"] / wall["a"]
         if (cpu["a"] > 0)
             printf "  CPU-time ratios (less sensitive to a busy machine): England/Hackney per " \

@@ -702,3 +702,92 @@ Test(engine, placement_splits_joiners_into_independent_poissons_by_setting)
     free(lg.got);
     free(sc);
 }
+
+/* Non-empty state cells after each replication-year, per replication (the sink may write only
+ * to storage indexed by view->rep). */
+typedef struct occupancy {
+    int      horizon;
+    int64_t *seen;                      /* [n_reps]: non-empty cells before years 2..horizon */
+} occupancy;
+
+static void count_occupied(void *ctx, const engine_view *v)
+{
+    occupancy *o = ctx;
+
+    if (v->h == o->horizon)             /* the last year's state starts no step */
+        return;
+    for (size_t i = 0; i < v->row_off[ENGINE_ROWS]; i++)
+        o->seen[v->rep] += v->x[i] != 0;
+}
+
+/* Run sc under f and return the engine's work; *seen is the occupied cells the states held at
+ * the start of every replication-year, counted from the base year and the sink's views. */
+static engine_work run_work(const scenario *sc, const fit *f, size_t reps, int horizon,
+                            size_t threads, int64_t *seen)
+{
+    engine *e = NULL;
+    engine_work w = { 1, 1 };           /* engine_run() must overwrite these */
+    occupancy o = { .horizon = horizon, .seen = xcalloc(reps, sizeof *o.seen) };
+    engine_sink sink = { .ctx = &o, .rep_year = count_occupied };
+    engine_options opt = { .n_reps = reps, .seed = 5, .threads = threads, .horizon = horizon,
+                           .work = &w };
+    int64_t base = 0;
+    sim_error err;
+
+    for (int a = 0; a < SIM_N_AGES; a++)
+        for (int n = 0; n < SIM_N_NEEDS; n++)
+            for (int s = 0; s < SIM_N_SETTINGS; s++)
+                base += sc->caseload[a][n][s] != 0;
+    cr_assert(eq(int, engine_prepare(sc, f, NULL, horizon, &e, &err), SIM_OK), "%s", err.msg);
+    cr_assert(eq(int, engine_run(e, &opt, &sink, &err), SIM_OK), "%s", err.msg);
+    *seen = 0;
+    for (size_t r = 0; r < reps; r++)
+        *seen += base + o.seen[r];
+    engine_free(e);
+    free(o.seen);
+    return w;
+}
+
+Test(engine, work_counts_the_occupied_cells_stepped_and_the_draws_whatever_the_threads)
+{
+    enum { R = 40, H = 6 };
+    scenario *sc = make_scenario();
+    fit f;
+    int64_t seen1, seen3;
+    engine_work w1, w3;
+
+    make_fit(&f);
+    w1 = run_work(sc, &f, R, H, 1, &seen1);
+    w3 = run_work(sc, &f, R, H, 3, &seen3);
+    cr_expect(eq(u64, w1.occupied, (uint64_t)seen1), "occupied %llu, the states held %lld",
+              (unsigned long long)w1.occupied, (long long)seen1);
+    cr_expect(eq(i64, seen1, seen3));
+    cr_expect(eq(u64, w1.occupied, w3.occupied));
+    cr_expect(eq(u64, w1.draws, w3.draws));
+    cr_expect(gt(u64, w1.draws, w1.occupied), "every occupied cell takes a removal draw");
+    free(sc);
+}
+
+Test(engine, work_counts_exactly_the_draws_of_an_empty_authority)
+{
+    enum { R = 30, H = 4 };
+    scenario *sc = make_scenario();
+    fit f;
+    int64_t seen;
+    engine_work w;
+
+    memset(sc->caseload, 0, sizeof sc->caseload);
+    make_fit(&f);
+    memset(f.joiners, 0, sizeof f.joiners);   /* nobody, ever: only the shocks are drawn */
+    w = run_work(sc, &f, R, H, 2, &seen);
+    cr_expect(eq(u64, w.draws, 0));
+    cr_expect(eq(u64, w.occupied, 0));
+    cr_expect(eq(i64, seen, 0));
+    f.overdispersion = 0.05;                  /* one yearly shock per replication-year */
+    w = run_work(sc, &f, R, H, 2, &seen);
+    cr_expect(eq(u64, w.draws, (uint64_t)R * H));
+    f.growth_se = 0.01;                       /* and one growth draw per replication */
+    w = run_work(sc, &f, R, H, 2, &seen);
+    cr_expect(eq(u64, w.draws, (uint64_t)R * H + R));
+    free(sc);
+}

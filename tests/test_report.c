@@ -92,7 +92,7 @@ Test(report, write_creates_both_files_and_leaves_no_temporary)
     scenario *sc = tiny();
     summary *s = summary_alloc(sc, 1, 1, 1);
     fit f = { 0 };
-    report_run run = { "sendsim run x.ini", 7, 1, 1, 1, 0.25, NULL };
+    report_run run = { "sendsim run x.ini", 7, 1, 1, 1, 0.25, NULL, 0.0, 0.0 };
     sim_error err;
     FILE *ls;
     char line[256];
@@ -119,7 +119,7 @@ Test(report, unwritable_directory_is_an_io_error_naming_the_file)
     scenario *sc = tiny();
     summary *s = summary_alloc(sc, 1, 1, 1);
     fit f = { 0 };
-    report_run run = { "", 1, 1, 1, 1, 0.0, NULL };
+    report_run run = { "", 1, 1, 1, 1, 0.0, NULL, 0.0, 0.0 };
     sim_error err = { 0 };
 
     cr_assert(mkdtemp(dir) != NULL);
@@ -130,4 +130,34 @@ Test(report, unwritable_directory_is_an_io_error_naming_the_file)
     cr_expect(strstr(err.file, "file") != NULL);
     summary_free(s);
     free(sc);
+}
+
+/* run.txt's text for `run` (malloc'd). */
+static char *run_text(const report_run *run)
+{
+    scenario *sc = tiny();
+    fit f = { 0 };
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+
+    cr_assert(m != NULL);
+    cr_assert(eq(int, report_run_txt(m, sc, &f, run), SIM_OK));
+    fclose(m);
+    free(sc);
+    return buf;
+}
+
+Test(report, run_txt_states_the_work_per_replication_year_when_known)
+{
+    report_run run = { "sendsim run x.ini", 1, 10, 2, 5, 0.5, NULL, 1416.04, 657.66 };
+    char *t = run_text(&run);
+
+    cr_expect(strstr(t, "work: 1416.0 random draws and 657.7 occupied cells per "
+                        "replication-year\n") != NULL, "%s", t);
+    free(t);
+    run.draws = 0.0;                    /* a caller that did not count */
+    t = run_text(&run);
+    cr_expect(strstr(t, "work:") == NULL, "%s", t);
+    free(t);
 }
