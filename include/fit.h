@@ -87,6 +87,8 @@ typedef struct fit {
     double growth;                        /* g: log growth of new plans per year */
     double growth_se;                     /* its standard error (>= 0) */
     int    window_first, window_last;     /* calendar years of new plans used for g */
+    int    growth_prior;                  /* 1: fewer than 3 years of new plans, so no
+                                             trend was fitted: growth 0 with a wide se */
     double overdispersion;                /* v: variance of the yearly Gamma shock, >= 0 */
     double exit_sd;                       /* sd of the yearly net exit rate per plan,
                                              (K(t) + N(t) - K(t + 1)) / K(t), over the trend
@@ -103,8 +105,11 @@ typedef struct fit {
 
 /* Fit `sc` (its caseload, history, population and [demand] settings) into *out. Returns SIM_OK,
  * or SIM_EDATA with `err` filled (file history.csv, key new_plans or ceased) when the history
- * cannot support a fit: fewer than 3 years of new-plan totals in the trend window, or no
- * ceased figures and no pair of consecutive caseload years to infer cessation from. On
+ * cannot support a fit: no new plans at all, or no ceased figures and no pair of consecutive
+ * caseload years to infer cessation from. With fewer than 3 years of new-plan totals in the
+ * trend window there is no trend: growth is 0 with se 0.10 and growth_prior is set. New plans
+ * that the growth fit judges misreported (more than 2.5 times off a robust trend) are left out
+ * of every other rate too: the exit scatter, cessation and transfers. On
  * failure *out is untouched. Deterministic; allocates nothing the caller must free. */
 sim_status fit_scenario(const scenario *sc, fit *out, sim_error *err);
 

@@ -35,6 +35,18 @@ enum {
  * misreported and left out of the growth fit. */
 static const double OUTLIER_FACTOR = 2.5;
 
+/* The growth se assumed when the history is too short for a trend (growth_prior): growth of
+ * new plans then lies within +-13% a year in 8 replications of 10. Illustrative, not fitted:
+ * wide enough to hold England's 14% a year over 2015-2024 (27,923 to 97,747 new plans,
+ * scenarios/england/history.csv) in the upper tail, while a trend of 0 assumes no more than
+ * the two years an LA created by a reorganisation has published. */
+static const double GROWTH_PRIOR_SE = 0.10;
+
+/* The yearly shock's variance assumed with it: the median of the v fitted (new plans and exit
+ * scatter) for the 12 LAs in the shared data is 0.09 (0.02 to 0.43); 0, a Poisson year, would
+ * claim a steadiness no LA's history shows. Illustrative, as above. */
+static const double OVERDISPERSION_PRIOR = 0.10;
+
 /* Positive transfer rates are capped at FIT_TRANSFER_MAX (fit.h). A rate is applied to the
  * plans of every projected year, so it compounds; inflows above the cap are one-offs
  * (statements converted to EHC plans in 2014-2018, the extension to age 25, data clean-ups)
@@ -213,12 +225,27 @@ static void spread(band *rows, int n, const double *prof, age_est *e)
 /* ---- the pieces of a fit ---------------------------------------------------------------- */
 
 /* Everything the steps share: the base-year profile and the working row buffer. */
+enum { MAX_WINDOW = 64 };
+
 typedef struct ctx {
     const scenario *sc;
     double base[NA];            /* base-year caseload by age */
     band  *rows;                /* [n_history + 1], scratch */
     sim_error *err;
+    int    n_bad;               /* calendar years whose new plans the growth fit judged */
+    int    bad[MAX_WINDOW];     /* misreported (trend_screen): no other fit uses them */
 } ctx;
+
+/* 1 when the new plans of calendar `year` were judged misreported. A flow that is several
+ * times off would also wreck every rate computed from it: the yearly net exit rate of that
+ * year, and the transfer residual and cessation of the caseload pair around it. */
+static int misreported(const ctx *c, int year)
+{
+    for (int i = 0; i < c->n_bad; i++)
+        if (c->bad[i] == year)
+            return 1;
+    return 0;
+}
 
 /* Caseload by age in January `year`: the base year from caseload.csv, other years from
  * history.csv split by the base-year age profile. Returns 0 when nothing is published. */
@@ -291,8 +318,6 @@ static double pop_after(const scenario *sc, int year)
 }
 
 /* ---- growth and overdispersion ---------------------------------------------------------- */
-
-enum { MAX_WINDOW = 64 };
 
 typedef struct trend {
     int    n;
@@ -433,8 +458,8 @@ static double exit_variance(ctx *c, const trend *t, int *n_out, double *sd)
     for (int y = t->first; y < c->sc->base_year && n < MAX_WINDOW; y++) {
         double nw = newplans_total(c, y);
 
-        if (!(nw >= 1.0) || !caseload_at(c, y, &k0) || !caseload_at(c, y + 1, &k1) ||
-            !(k0.total > 0.0) || !(k1.total >= 0.0))
+        if (!(nw >= 1.0) || misreported(c, y) || !caseload_at(c, y, &k0) ||
+            !caseload_at(c, y + 1, &k1) || !(k0.total > 0.0) || !(k1.total >= 0.0))
             continue;
         e[n] = (k0.total + nw - k1.total) / k0.total;
         scale[n] = k0.total / nw;
@@ -453,18 +478,51 @@ static double exit_variance(ctx *c, const trend *t, int *n_out, double *sd)
     return ss / (n - 1);
 }
 
+/* Too few years of new plans for a trend (an authority created by a reorganisation publishes
+ * two or three years): growth 0 with a wide se, so that the bands own up to not knowing. */
+static void growth_prior(ctx *c, fit *f, const trend *t)
+{
+    const scenario *sc = c->sc;
+
+    f->per_capita = 0;
+    f->growth = 0.0;
+    f->growth_se = GROWTH_PRIOR_SE;
+    f->growth_prior = 1;
+    f->window_first = t->n > 0 ? t->year[0] : t->last;
+    f->window_last = t->last;
+    f->overdispersion = sc->overdispersion >= 0.0 ? sc->overdispersion : OVERDISPERSION_PRIOR;
+    src_add(f, "growth: no trend fitted: history.csv has new_plans totals (ages 0-25, or bands "
+            "covering 0-25) for %d calendar year%s in the trend window %d-%d (trend_window "
+            "%d), and a trend needs 3; g = 0 with se %.2f (a wide assumption, not a fit: each "
+            "replication draws its own growth, so the bands carry it)", t->n,
+            t->n == 1 ? "" : "s", t->first, t->last, sc->trend_window, GROWTH_PRIOR_SE);
+    if (sc->overdispersion >= 0.0)
+        src_add(f, "overdispersion: v = %.4f as configured ([demand] overdispersion)",
+                f->overdispersion);
+    else
+        src_add(f, "overdispersion: v = %.2f assumed, not fitted (too few years; the median "
+                "of 12 LAs' fitted v; set [demand] overdispersion to choose another)",
+                OVERDISPERSION_PRIOR);
+}
+
 static sim_status fit_growth(ctx *c, fit *f, trend *t)
 {
     const scenario *sc = c->sc;
     double y[MAX_WINDOW], coef[2], var_slope, chisq, disp;
     int per_capita = 1;
 
-    if (trend_collect(c, t) < 3)
+    trend_collect(c, t);
+    c->n_bad = t->n_dropped;
+    memcpy(c->bad, t->dropped, sizeof c->bad);
+    if (t->last < 0)
         return sim_error_set(c->err, SIM_EDATA, history_path(sc), 0, "new_plans",
-                             "the growth fit needs new_plans totals (ages 0-25, or bands "
-                             "covering 0-25) for at least 3 calendar years in the trend window "
-                             "%d-%d (trend_window = %d); found %d", t->last < 0 ? 0 : t->first,
-                             t->last < 0 ? 0 : t->last, sc->trend_window, t->n);
+                             "no new_plans rows at all: joiners are projected from a year of "
+                             "published new plans (DfE's newplans.csv), so at least one is "
+                             "needed");
+    if (t->n < 3) {
+        growth_prior(c, f, t);
+        return SIM_OK;
+    }
     for (int i = 0; i < t->n; i++)
         per_capita = per_capita && t->pop[i] > 0.0;
     for (int i = 0; i < t->n; i++)
@@ -489,7 +547,8 @@ static sim_status fit_growth(ctx *c, fit *f, trend *t)
             sc->trend_window, f->growth, f->growth_se, disp);
     for (int i = 0; i < t->n_dropped; i++)
         src_add(f, "growth: new plans %d left out as misreported (more than %.1f times off "
-                "the robust trend)", t->dropped[i], OUTLIER_FACTOR);
+                "the robust trend), and so is every rate that would use them (exit scatter, "
+                "cessation, transfers)", t->dropped[i], OUTLIER_FACTOR);
     if (sc->overdispersion >= 0.0)
         src_add(f, "overdispersion: v = %.4f as configured ([demand] overdispersion)",
                 f->overdispersion);
@@ -568,6 +627,16 @@ static int newplans_by_age(ctx *c, int year, age_est *e, int *prof_year)
     n = year_rows(c->sc, MEASURE_NEW_PLANS, year, c->rows);
     spread(c->rows, n, prof, e);
     return n;
+}
+
+/* The latest calendar year up to `last` whose new plans are published and not misreported
+ * (last itself when none is sound: the growth screen always keeps 3 years). */
+static int sound_newplans_year(ctx *c, int last)
+{
+    for (int y = last; y >= 0 && last - y < MAX_WINDOW; y--)
+        if (!misreported(c, y) && year_rows(c->sc, MEASURE_NEW_PLANS, y, c->rows) > 0)
+            return y;
+    return last;
 }
 
 /* A new plan published at age x (age when the plan started, in calendar year C) is counted
@@ -750,7 +819,7 @@ static int find_pair(ctx *c, pair *p, int max_year)
             break;                                       /* nothing older is published */
         if (!caseload_at(c, y, &p->k0) || !caseload_at(c, y + 1, &p->k1))
             continue;
-        if (year_rows(c->sc, MEASURE_NEW_PLANS, y, c->rows) == 0)
+        if (year_rows(c->sc, MEASURE_NEW_PLANS, y, c->rows) == 0 || misreported(c, y))
             continue;
         newplans_by_age(c, y, &p->j, &p->j_prof_year);
         p->year = y;
@@ -958,11 +1027,14 @@ static void fit_transfer(ctx *c, fit *f, const pair *p)
         surv[a] = (1.0 - f->cease[a]) * p->k0.v[a];
     ng = age_groups(&p->k0, surv, TRANSFER_MIN_PLANS, BAND_ENDS, lo, hi);
     caseload_desc(c, p->year, kdesc, sizeof kdesc);
+    for (int i = np - 1; i >= 0; i--)
+        used += (size_t)snprintf(line + used, sizeof line - used, "%s%d", i < np - 1 ? ", " : "",
+                                 ps[i].year);
     src_add(f, "transfers: residual of caseload change less new plans plus fitted leavers, "
-            "per surviving plan, pooled over January %d-%d to %d-%d (%d pairs); groups from "
-            "%s (ages in January C + 1: residual plans, rate; inflows capped at %+.2f a "
-            "year):", ps[np - 1].year, p->year, ps[np - 1].year + 1, p->year + 1, np, kdesc,
-            FIT_TRANSFER_MAX);
+            "per surviving plan, pooled over %d pair%s of Januaries C to C + 1 (C = %s); "
+            "groups from %s (ages in January C + 1: residual plans, rate; inflows capped at "
+            "%+.2f a year):", np, np == 1 ? "" : "s", line, kdesc, FIT_TRANSFER_MAX);
+    used = 0;
     for (int g = 0; g < ng; g++) {
         double s = 0.0, res = 0.0, r;
 
@@ -1017,7 +1089,7 @@ sim_status fit_scenario(const scenario *sc, fit *out, sim_error *err)
     st = fit_growth(&c, &f, &t);
     if (st == SIM_OK) {
         fit_exit_noise(&c, &f, &t);
-        fit_joiners(&c, &f, t.last);
+        fit_joiners(&c, &f, sound_newplans_year(&c, t.last));
         fit_need_mix(&c, &f);
         find_pair(&c, p, sc->base_year - 1);
         st = fit_cease(&c, &f, p);

@@ -585,6 +585,10 @@ static sim_status run_simulate(const run_args *a, const scenario *sc, run_state 
     engine_placer pl;
     sim_status st = fit_scenario(sc, rs->f, err);
 
+    if (st == SIM_OK && rs->f->growth_prior && !a->quiet)
+        fprintf(stderr, "sendsim: warning: %s publishes new plans only for %d-%d, too few "
+                "years for a growth trend: growth 0 with se 0.10 and an assumed yearly shock "
+                "(run.txt, \"sources\")\n", sc->name, rs->f->window_first, rs->f->window_last);
     if (st == SIM_OK && sc->n_provisions > 0 && !a->no_alloc)
         st = alloc_prepare(sc, sc->horizon, &rs->al, err);
     if (st == SIM_OK && rs->al)

@@ -233,22 +233,42 @@ Test(fit, growth_is_per_resident_child_when_the_population_covers_the_window)
     scenario_free(sc);
 }
 
-Test(fit, too_few_years_of_new_plans_is_a_data_error_naming_history)
+Test(fit, too_few_years_of_new_plans_assume_no_trend_and_say_so)
 {
     scenario *sc = scn_new(6);
     sim_error err = { 0 };
     fit f;
 
-    memset(&f, 0x5a, sizeof f);
     add_minimal(sc);
     add_series(sc, 2016, 2017, 300.0, 0.05, NULL);       /* outside the window 2019-2024 */
     add_series(sc, 2023, 2024, 300.0, 0.05, NULL);
-    cr_assert(eq(int, fit_scenario(sc, &f, &err), SIM_EDATA));
-    cr_expect(eq(str, err.file, "history.csv"));
-    cr_expect(ne(ptr, strstr(err.msg, "at least 3 calendar years"), NULL), "%s", err.msg);
-    cr_expect(ne(ptr, strstr(err.msg, "2019-2024"), NULL), "%s", err.msg);
-    cr_expect(ne(ptr, strstr(err.msg, "found 2"), NULL), "%s", err.msg);
-    cr_expect(eq(int, f.base_year, 0x5a5a5a5a));          /* *out untouched */
+    cr_assert(eq(int, fit_scenario(sc, &f, &err), SIM_OK), "%s", err.msg);
+    cr_expect(eq(int, f.growth_prior, 1));
+    cr_expect(eq(dbl, f.growth, 0.0));
+    cr_expect(eq(dbl, f.growth_se, 0.10));
+    cr_expect(eq(dbl, f.overdispersion, 0.10));          /* assumed, not 0 */
+    cr_expect(eq(int, f.window_first, 2023));
+    cr_expect(eq(int, f.window_last, 2024));
+    cr_expect(epsilon_eq(dbl, sum(f.joiners, 0, TOP), 300.0, 1e-9));   /* 2024's level */
+    cr_expect(ne(ptr, strstr(f.sources, "no trend fitted"), NULL), "%s", f.sources);
+    cr_expect(ne(ptr, strstr(f.sources, "for 2 calendar years in the trend window 2019-2024"),
+                 NULL), "%s", f.sources);
+    sc->overdispersion = 0.03;                           /* a configured v still wins */
+    cr_assert(eq(int, fit_scenario(sc, &f, &err), SIM_OK), "%s", err.msg);
+    cr_expect(eq(dbl, f.overdispersion, 0.03));
+    scenario_free(sc);
+}
+
+Test(fit, three_years_of_new_plans_are_enough_for_a_trend)
+{
+    scenario *sc = scn_new(6);
+    fit f;
+
+    add_minimal(sc);
+    add_series(sc, 2022, 2024, 300.0, 0.05, NULL);
+    cr_assert(eq(int, fit_scenario(sc, &f, NULL), SIM_OK));
+    cr_expect(eq(int, f.growth_prior, 0));
+    cr_expect(epsilon_eq(dbl, f.growth, 0.05, 1e-9));
     scenario_free(sc);
 }
 
@@ -260,7 +280,9 @@ Test(fit, no_new_plans_at_all_is_a_data_error)
 
     add_minimal(sc);
     cr_assert(eq(int, fit_scenario(sc, &f, &err), SIM_EDATA));
-    cr_expect(ne(ptr, strstr(err.msg, "new_plans"), NULL), "%s", err.msg);
+    cr_expect(eq(str, err.file, "history.csv"));
+    cr_expect(eq(str, err.key, "new_plans"));
+    cr_expect(ne(ptr, strstr(err.msg, "no new_plans rows at all"), NULL), "%s", err.msg);
     scenario_free(sc);
 }
 
@@ -611,6 +633,71 @@ Test(fit, a_misreported_year_is_left_out_of_the_growth_fit)
     cr_expect(epsilon_eq(dbl, f.growth, 0.06, 1e-9));
     cr_expect(epsilon_eq(dbl, f.overdispersion, 0.0, 1e-12));
     cr_expect(ne(ptr, strstr(f.sources, "2022 left out"), NULL), "%s", f.sources);
+    scenario_free(sc);
+}
+
+/* Six years of an LA whose caseload, new plans and net exits are all published (2019-2024),
+ * with new plans `spike` times the trend in calendar year `bad` (0: no such row at all). */
+static scenario *exits_world(int bad, double spike)
+{
+    static const double e[] = { 0.071, 0.032, 0.058, 0.019, 0.064, 0.041 };
+    scenario *sc = scn_new(6);
+    double k = 2000.0, base[NA];
+
+    for (int i = 0; i < 6; i++) {
+        const int y = 2019 + i;
+        const double n = 400.0 * exp(0.05 * (i - 5)) * (1.0 + NOISE[i]);
+
+        if (y != bad || spike > 0.0)
+            add(sc, y, 0, TOP, MEASURE_NEW_PLANS, y == bad ? spike * n : n);
+        add(sc, y, 0, TOP, MEASURE_CASELOAD, k);
+        k = k * (1.0 - e[i]) + n;
+    }
+    for (int a = 0; a < NA; a++)
+        base[a] = k / NA;
+    set_base(sc, base);
+    add(sc, 2024, 0, TOP, MEASURE_CEASED, 150.0);
+    return sc;
+}
+
+Test(fit, a_misreported_year_is_left_out_of_every_rate_not_only_the_growth)
+{
+    scenario *with = exits_world(2022, 10.0), *without = exits_world(2022, 0.0);
+    fit a, b;
+
+    cr_assert(eq(int, fit_scenario(with, &a, NULL), SIM_OK));
+    cr_assert(eq(int, fit_scenario(without, &b, NULL), SIM_OK));
+    cr_expect(ne(ptr, strstr(a.sources, "2022 left out"), NULL), "%s", a.sources);
+    /* the fit with a tenfold 2022 is the fit of a history without 2022: growth, exit
+     * scatter (a 2022 net exit rate of about -2 would dominate it), cessation, transfers */
+    cr_expect(eq(dbl, a.growth, b.growth));
+    cr_expect(eq(dbl, a.growth_se, b.growth_se));
+    cr_expect(eq(dbl, a.overdispersion, b.overdispersion));
+    cr_expect(eq(dbl, a.exit_sd, b.exit_sd));
+    cr_expect(eq(int, a.exit_years, 5));
+    cr_expect(eq(int, b.exit_years, 5));
+    for (int x = 0; x < NA; x++) {
+        cr_expect(eq(dbl, a.cease[x], b.cease[x]), "cease at %d", x);
+        cr_expect(eq(dbl, a.transfer[x], b.transfer[x]), "transfer at %d", x);
+        cr_expect(eq(dbl, a.joiners[x], b.joiners[x]), "joiners at %d", x);
+    }
+    cr_expect(ne(ptr, strstr(a.sources, "C = 2021, 2023"), NULL), "%s", a.sources);
+    scenario_free(with);
+    scenario_free(without);
+}
+
+Test(fit, joiners_come_from_the_latest_year_that_is_not_misreported)
+{
+    scenario *sc = exits_world(2024, 8.0);
+    const double n2023 = 400.0 * exp(0.05 * -1.0) * (1.0 + NOISE[4]);
+    fit f;
+
+    cr_assert(eq(int, fit_scenario(sc, &f, NULL), SIM_OK));
+    cr_expect(ne(ptr, strstr(f.sources, "2024 left out"), NULL), "%s", f.sources);
+    /* 2023's level carried a year forward by the fitted growth, not eight times 2024's */
+    cr_expect(epsilon_eq(dbl, sum(f.joiners, 0, TOP), n2023 * exp(f.growth), 1e-9),
+              "%g vs %g", sum(f.joiners, 0, TOP), n2023 * exp(f.growth));
+    cr_expect(ne(ptr, strstr(f.sources, "new_plans 2023 by age"), NULL), "%s", f.sources);
     scenario_free(sc);
 }
 
