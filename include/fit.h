@@ -9,7 +9,9 @@
  *   3. joiners:   new plans of age a in January t + 1 arrive with mean
  *                   joiners[a] * pop_ratio(a, t + 1) * pi[a][need] * growth(t + 1) * multiplier
  *                 where joiners[a] is the base-level joiners by age (see below), pop_ratio is
- *                 pop(a, t + 1) / pop(a, base_year + 1) when per_capita (1 otherwise), and
+ *                 pop(a, t + 1) / pop(a, base_year + 1) when the scenario has a population
+ *                 file (1 otherwise; the last year of the file is held after its end), whether
+ *                 or not growth is per resident child (DESIGN.md, Model, step 3), and
  *                 growth(base_year + h) = exp(g * (d + d^2 + ... + d^h)), d = damping, with g
  *                 drawn once per replication from Normal(growth, growth_se);
  *                 every cell shares one Gamma(mean 1, variance overdispersion) shock a year;
@@ -29,7 +31,8 @@
  *   after 31 August C - 1); an open top band (20-25) keeps 25, whose plans all end.
  * - joiners: the latest calendar year of new plans (normally base_year - 1), bands split by
  *   the latest single-age new plans, else by the base-year caseload's age profile; carried to
- *   base_year - 1 by exp(g * years) when older, and by the population change when per_capita.
+ *   base_year - 1 by exp(g * years) when older, and by the population change when the
+ *   population file covers both years.
  * - pi: the base-year caseload's need mix at each age, pooled over neighbouring ages until it
  *   rests on 50 plans (history.csv has no need detail).
  * - cease: (1) the latest ceased figures by age over the caseload of that January (split by

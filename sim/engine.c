@@ -467,7 +467,7 @@ static void prepare_rates(engine *e)
     for (int h = 1; h <= e->horizon; h++)
         for (int a = 0; a < SIM_N_AGES; a++) {
             double ratio = 1.0;
-            if (f->per_capita) {
+            if (sc->pop != NULL) {      /* DESIGN.md step 3, whether g is per child or not */
                 double p1 = pop_held(sc, e->base_year + 1, a);
                 double pt = pop_held(sc, e->base_year + h, a);
                 if (p1 > 0.0 && pt >= 0.0)

@@ -656,7 +656,7 @@ static void fit_joiners(ctx *c, fit *f, int last)
     for (int a = 0; a < NA; a++) {
         double p1 = scenario_population(sc, sc->base_year + 1, a);
         double p0 = scenario_population(sc, last + 1, a);
-        double ratio = f->per_capita && p1 > 0.0 && p0 > 0.0 ? p1 / p0 : 1.0;
+        double ratio = p1 > 0.0 && p0 > 0.0 ? p1 / p0 : 1.0;   /* 1 without population */
 
         f->joiners[a] = e.v[a] * carry * ratio;
     }
@@ -668,6 +668,12 @@ static void fit_joiners(ctx *c, fit *f, int last)
             last == sc->base_year - 1 ? "" : " (carried forward by g)");
     if (prof_year >= 0 && prof_year != last)
         src_add(f, "joiners: age profile within bands from history.csv new_plans %d", prof_year);
+    if (sc->pop != NULL)
+        src_add(f, "joiners: in each projected year scaled by the resident population of their "
+                "age against January %d (population.csv %d-%d, its last year held after it)%s",
+                sc->base_year + 1, sc->pop_first_year, sc->pop_last_year, f->per_capita ? ""
+                : "; growth is on counts, as the file does not cover the trend window (the "
+                "population is taken as flat there)");
 }
 
 /* Need mix of joiners by age: the base-year caseload's need mix at that age, pooled over the

@@ -791,3 +791,53 @@ Test(engine, work_counts_exactly_the_draws_of_an_empty_authority)
     cr_expect(eq(u64, w.draws, (uint64_t)R * H + R));
     free(sc);
 }
+
+/* Mean joiners by age for each projected year, summed over replications (by rep: the sink
+ * may write only to storage indexed by view->rep). */
+typedef struct joined {
+    size_t   n_reps;
+    int64_t *n;                         /* [(h - 1) * n_reps + rep] joiners aged 5 */
+} joined;
+
+static void count_joiners(void *ctx, const engine_view *v)
+{
+    joined *j = ctx;
+
+    j->n[(size_t)(v->h - 1) * j->n_reps + v->rep] = v->flows->joiners[5];
+}
+
+Test(engine, joiners_follow_the_projected_population_even_when_growth_is_on_counts)
+{
+    enum { R = 4000, H = 2 };
+    scenario *sc = make_scenario();
+    engine *e = NULL;
+    joined j = { .n_reps = R, .n = xcalloc((size_t)H * R, sizeof *j.n) };
+    engine_sink sink = { .ctx = &j, .rep_year = count_joiners };
+    engine_options opt = { .n_reps = R, .seed = 9, .threads = 2, .horizon = H };
+    sim_error err;
+    double mean[H] = { 0.0, 0.0 };
+    fit f;
+
+    make_fit(&f);                       /* growth 0 on counts: per_capita 0 */
+    sc->pop_first_year = 2024;          /* mid-years 2024-2026: Januaries 2025-2027 */
+    sc->pop_last_year = 2026;
+    sc->pop = xcalloc(3 * SIM_N_AGES, sizeof *sc->pop);
+    for (int y = 0; y < 3; y++)
+        for (int a = 0; a < SIM_N_AGES; a++)
+            sc->pop[y * SIM_N_AGES + a] = a == 5 && y == 2 ? 3000.0 : 1000.0;
+    cr_assert(eq(int, engine_prepare(sc, &f, NULL, H, &e, &err), SIM_OK), "%s", err.msg);
+    cr_assert(eq(int, engine_run(e, &opt, &sink, &err), SIM_OK), "%s", err.msg);
+    for (int h = 0; h < H; h++) {
+        for (size_t r = 0; r < R; r++)
+            mean[h] += (double)j.n[(size_t)h * R + r] / R;
+    }
+    /* Poisson joiners: mean joiners[5] in 2026, three times that in 2027, as age 5's
+     * population triples; se of a mean of R Poissons is sqrt(mu / R) */
+    cr_expect(fabs(mean[0] - f.joiners[5]) <= 5.0 * sqrt(f.joiners[5] / R), "%g", mean[0]);
+    cr_expect(fabs(mean[1] - 3.0 * f.joiners[5]) <= 5.0 * sqrt(3.0 * f.joiners[5] / R), "%g",
+              mean[1]);
+    engine_free(e);
+    free(j.n);
+    free(sc->pop);
+    free(sc);
+}
