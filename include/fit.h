@@ -77,6 +77,14 @@
  * shifts a rate above max(this, the fitted rate). */
 #define FIT_TRANSFER_MAX 0.10
 
+/* How much more a DfE age band's net exit rate is uncertain than the total's: the sd of each
+ * band's own, zero-sum part of the engine's exit draw is this times exit_sd. Calibrated by the
+ * backtest (12 LAs, origins 2016-2022): with one shift for every age, the age bands' 80% band
+ * held 63% of actuals (the total's 82%); with this factor the bands hold about 78% and the
+ * total's coverage and error are unchanged, since the parts sum to 0 over the plans
+ * (README, "Backtest"). */
+#define FIT_BAND_EXIT_FACTOR 3.0
+
 typedef struct fit {
     int    base_year;
     int    per_capita;                    /* 1 when growth is per resident child */
@@ -99,6 +107,9 @@ typedef struct fit {
                                              the engine's persistent per-replication shift
                                              of the net transfer rate (engine.h, "Exit
                                              draw"; 0 turns it off) */
+    double exit_band_sd;                  /* the sd of each DfE age band's own part of that
+                                             shift (engine.h, "Exit draw"):
+                                             FIT_BAND_EXIT_FACTOR times exit_sd */
     int    exit_years;                    /* how many yearly rates exit_sd rests on (0 when
                                              none): a draw scaled by exit_sd is Student-t
                                              with exit_years - 1 degrees of freedom */

@@ -43,6 +43,16 @@ enum { INV_MAX_MEAN = 14, POW_TABLE = 64, CDF_TABLE = 40 };
  * (backtest-notes.md, 21:12). */
 #define SHIFT_INFLOW_MAX 0.5
 
+/* DfE's age bands 0-4, 5-10, 11-15, 16-19 and 20-25: the exit draw has a part of its own in
+ * each (engine.h, "Exit draw"). A replication's draws are its growth, its exit shift and one
+ * shift per band. */
+enum { N_BANDS = 5, REP_DRAWS = 2 + N_BANDS };
+
+static int band_of_age(int a)
+{
+    return a <= 4 ? 0 : a <= 10 ? 1 : a <= 15 ? 2 : a <= 19 ? 3 : 4;
+}
+
 /* The last SMALL_TOTAL or fewer pupils of a multinomial are drawn as that many categorical
  * draws. */
 enum { SMALL_TOTAL = 8 };
@@ -89,6 +99,9 @@ struct engine {
                                                are all -1 */
     rates           base_rates;             /* the fit's rates (no exit shift) */
     double          exit_scale;             /* sd of the exit draw's Student-t or normal */
+    double          band_scale;             /* the same for each band's own part */
+    double          band_w[N_BANDS];        /* base-year plans by the band they age into,
+                                               as shares: the bands' parts sum to 0 */
     double          exit_df;                /* its degrees of freedom (0: normal) */
     int             inline_rng;             /* sample_taus2_inline_ok() */
     double          rcdf[SIM_N_AGES][CDF_TABLE * (CDF_TABLE - 1) / 2];
@@ -239,10 +252,11 @@ static sim_status check_fit(const fit *f, sim_error *err)
         return sim_error_set(err, SIM_EDATA, "fit", 0, "growth",
                              "growth %g with standard error %g (expected finite, se >= 0)",
                              f->growth, f->growth_se);
-    if (!isfinite(f->exit_sd) || f->exit_sd < 0.0 || f->exit_years < 0)
+    if (!isfinite(f->exit_sd) || f->exit_sd < 0.0 || f->exit_years < 0
+        || !isfinite(f->exit_band_sd) || f->exit_band_sd < 0.0)
         return sim_error_set(err, SIM_EDATA, "fit", 0, "exit_sd",
-                             "exit rate sd %g over %d years (expected finite, >= 0)",
-                             f->exit_sd, f->exit_years);
+                             "exit rate sd %g (each band's %g) over %d years (expected finite, "
+                             ">= 0)", f->exit_sd, f->exit_band_sd, f->exit_years);
     if (!isfinite(f->overdispersion) || f->overdispersion < 0.0)
         return sim_error_set(err, SIM_EDATA, "fit", 0, "overdispersion",
                              "overdispersion %g (expected finite and >= 0)", f->overdispersion);
@@ -391,17 +405,18 @@ static double shifted_transfer(const fit *f, int a, double shift)
     return t < -1.0 ? -1.0 : t > hi ? hi : t;
 }
 
-/* Rates with the net exit rate raised by `shift` (0: the fit's own rates). Cessation stays
- * as fitted; the shift moves the net transfer rate, whose negative part is extra removal and
- * whose positive part is transfers in. */
-static void set_rates(const fit *f, double shift, rates *rt)
+/* Rates with the net exit rate at age a (after ageing) raised by shift[a] (NULL: the fit's own
+ * rates). Cessation stays as fitted; the shift moves the net transfer rate, whose negative
+ * part is extra removal and whose positive part is transfers in. */
+static void set_rates(const fit *f, const double *shift, rates *rt)
 {
     for (int a = 0; a < SIM_N_AGES; a++) {
         double c = a == SIM_MAX_AGE ? 1.0 : f->cease[a];
-        double out = a == SIM_MAX_AGE ? 0.0 : fmax(0.0, -shifted_transfer(f, a + 1, shift));
+        double s0 = shift ? shift[a] : 0.0, s1 = shift && a < SIM_MAX_AGE ? shift[a + 1] : 0.0;
+        double out = a == SIM_MAX_AGE ? 0.0 : fmax(0.0, -shifted_transfer(f, a + 1, s1));
         rt->q[a] = 1.0 - (1.0 - c) * (1.0 - out);
         rt->leave_share[a] = rt->q[a] > 0.0 ? fmin(1.0, c / rt->q[a]) : 1.0;
-        rt->tin[a] = fmax(0.0, shifted_transfer(f, a, shift));
+        rt->tin[a] = fmax(0.0, shifted_transfer(f, a, s0));
         rt->rflip[a] = rt->q[a] > 0.5;
         rt->rq[a] = rt->rflip[a] ? 1.0 - rt->q[a] : rt->q[a];
         rt->lrq[a] = log1p(-rt->rq[a]);
@@ -416,22 +431,36 @@ static void set_rates(const fit *f, double shift, rates *rt)
     for (int k = 1; k < POW_TABLE; k++)
         for (int a = 0; a < SIM_N_AGES; a++)
             rt->pw[a][k] = rt->pw[a][k - 1] * (1.0 - rt->rq[a]);
-    rt->tabled = shift == 0.0;
+    rt->tabled = shift == NULL;
 }
 
 /* The exit draw's scale: the Student-t prediction of a future year's net exit rate from
- * exit_years past ones, exit_sd * sqrt(1 + 1 / n) * t(n - 1) (engine.h says why). */
+ * exit_years past ones, exit_sd * sqrt(1 + 1 / n) * t(n - 1), and the same for each band's
+ * part (engine.h says why), with the weights that make the bands' parts sum to 0. */
 static void prepare_exit(engine *e)
 {
     const fit *f = e->f;
+    double all = 0.0;
 
     e->exit_scale = 0.0;
+    e->band_scale = 0.0;
     e->exit_df = 0.0;
+    memset(e->band_w, 0, sizeof e->band_w);
+    for (int a = 0; a < SIM_MAX_AGE; a++)
+        for (size_t i = 0; i < SIM_N_NEEDS * SIM_N_SETTINGS; i++) {
+            const double k = e->base[(size_t)a * SIM_N_NEEDS * SIM_N_SETTINGS + i];
+            e->band_w[band_of_age(a + 1)] += k;
+            all += k;
+        }
+    for (int b = 0; b < N_BANDS; b++)
+        e->band_w[b] = all > 0.0 ? e->band_w[b] / all : 1.0 / N_BANDS;
     if (!(f->exit_sd > 0.0))
         return;
     e->exit_scale = f->exit_sd;
+    e->band_scale = f->exit_band_sd > 0.0 ? f->exit_band_sd : 0.0;
     if (f->exit_years >= 2) {
         e->exit_scale *= sqrt(1.0 + 1.0 / f->exit_years);
+        e->band_scale *= sqrt(1.0 + 1.0 / f->exit_years);
         e->exit_df = f->exit_years - 1;
     }
 }
@@ -443,7 +472,7 @@ static void prepare_rates(engine *e)
     const rates *rt = &e->base_rates;
     double d = sc->damping, dp = 1.0;
 
-    set_rates(f, 0.0, &e->base_rates);
+    set_rates(f, NULL, &e->base_rates);
     prepare_exit(e);
     for (int a = 0; a < SIM_N_AGES; a++) {
         for (int k = 1; k < CDF_TABLE; k++) {
@@ -537,9 +566,9 @@ size_t engine_slots(const engine *e) { return e->layout.n_slots; }
 
 size_t engine_bytes(const engine *e, size_t n_reps)
 {
-    /* state + generator (struct and taus2 state, with malloc overhead) + g and exit shift
-     * + workspace */
-    return n_reps * (e->layout.cells * sizeof(int32_t) + 96 + 2 * sizeof(double)
+    /* state + generator (struct and taus2 state, with malloc overhead) + the replication's
+     * draws + workspace */
+    return n_reps * (e->layout.cells * sizeof(int32_t) + 96 + REP_DRAWS * sizeof(double)
                      + e->placer.ws_size);
 }
 
@@ -590,6 +619,7 @@ typedef struct rep_ctx {
     void         *ws;                   /* placer workspace */
     double        g;                    /* this replication's growth draw */
     double        shift;                /* this replication's exit draw (0: none) */
+    double        band_shift[N_BANDS];  /* and each band's own part (0: none) */
     const rates  *rt;                   /* the rates in force: &e->base_rates or &own */
     rates         own;                  /* the shifted rates when shift != 0 */
     int32_t      *want;                 /* worker scratch when a place() hook exists */
@@ -895,6 +925,32 @@ static void step(rep_ctx *rc, int h)
     }
 }
 
+/* One standard variate of the exit draw's law: Student-t, or normal when df is 0. */
+static double exit_variate(rep_ctx *rc)
+{
+    return rc->e->exit_df > 0.0 ? gsl_ran_tdist(rc->r, rc->e->exit_df)
+                                : gsl_ran_gaussian(rc->r, 1.0);
+}
+
+/* Each band's part of the exit draw, less their weighted mean: the parts move the net exit
+ * rate between bands, and leave the total's to the common shift. */
+static void draw_band_shifts(rep_ctx *rc)
+{
+    const engine *e = rc->e;
+    double mean = 0.0;
+
+    memset(rc->band_shift, 0, sizeof rc->band_shift);
+    if (!(e->band_scale > 0.0))
+        return;
+    for (int b = 0; b < N_BANDS; b++) {
+        rc->band_shift[b] = e->band_scale * exit_variate(rc);
+        mean += e->band_w[b] * rc->band_shift[b];
+    }
+    for (int b = 0; b < N_BANDS; b++)
+        rc->band_shift[b] -= mean;
+    rc->work.draws += N_BANDS;
+}
+
 /* The base-year state: the caseload in the setting slots, or handed to place() as wanted. */
 static void init_rep(rep_ctx *rc, size_t rep, unsigned long seed)
 {
@@ -908,8 +964,8 @@ static void init_rep(rep_ctx *rc, size_t rep, unsigned long seed)
     /* after g, so a fit without exit uncertainty keeps every earlier draw */
     rc->shift = 0.0;
     if (e->exit_scale > 0.0)
-        rc->shift = e->exit_scale * (e->exit_df > 0.0 ? gsl_ran_tdist(rc->r, e->exit_df)
-                                                       : gsl_ran_gaussian(rc->r, 1.0));
+        rc->shift = e->exit_scale * exit_variate(rc);
+    draw_band_shifts(rc);
     if (rc->want) {
         memcpy(rc->want, e->base, sizeof e->base);
         e->placer.place(e->placer.ctx, rc->ws, e->base_year, rc->want, rc->x, &e->layout);
@@ -921,15 +977,26 @@ static void init_rep(rep_ctx *rc, size_t rep, unsigned long seed)
                SIM_N_SETTINGS * sizeof *rc->x);
 }
 
-/* Put replication rates in force for exit shift `shift` (recomputed each year: 26 ages of
- * arithmetic, cheaper than keeping them per replication). */
-static void use_shift(rep_ctx *rc, double shift)
+/* Put the rates of replication draws d (REP_DRAWS: g, the exit shift, each band's part) in
+ * force (recomputed each year: 26 ages of arithmetic, cheaper than keeping them per
+ * replication). */
+static void use_draws(rep_ctx *rc, const double *d)
 {
-    rc->shift = shift;
-    if (shift == 0.0) {
+    double shift[SIM_N_AGES];
+    int any = d[1] != 0.0;
+
+    rc->g = d[0];
+    rc->shift = d[1];
+    for (int b = 0; b < N_BANDS; b++) {
+        rc->band_shift[b] = d[2 + b];
+        any |= d[2 + b] != 0.0;
+    }
+    if (!any) {
         rc->rt = &rc->e->base_rates;
         return;
     }
+    for (int a = 0; a < SIM_N_AGES; a++)
+        shift[a] = rc->shift + rc->band_shift[band_of_age(a)];
     set_rates(rc->e->f, shift, &rc->own);
     rc->rt = &rc->own;
 }
@@ -943,7 +1010,7 @@ typedef struct run_shared {
     size_t                cells;        /* int32 per replication state */
     int32_t              *x;            /* [n_reps][cells] */
     gsl_rng             **rng;          /* [n_reps] */
-    double               *draw;         /* [n_reps][2]: growth g and exit shift */
+    double               *draw;         /* [n_reps][REP_DRAWS]: use_draws() */
     unsigned char        *ws;           /* [n_reps][ws_size] */
     engine_work          *work;         /* [threads]: each worker's totals */
     pthread_barrier_t     barrier;
@@ -985,8 +1052,7 @@ static void step_block(run_shared *sh, rep_ctx *rc, engine_view *view, size_t lo
 {
     for (size_t i = lo; i < hi; i++) {
         bind_rep(rc, sh, i);
-        rc->g = sh->draw[2 * i];
-        use_shift(rc, sh->draw[2 * i + 1]);
+        use_draws(rc, sh->draw + REP_DRAWS * i);
         if (i + 1 < hi)
             prefetch_state(sh->x + (i + 1) * sh->cells, sh->cells);
         step(rc, h);
@@ -1015,8 +1081,10 @@ static void run_block(run_shared *sh, size_t w)
     for (size_t i = lo; i < hi; i++) {
         bind_rep(&rc, sh, i);
         init_rep(&rc, i, opt->seed);
-        sh->draw[2 * i] = rc.g;
-        sh->draw[2 * i + 1] = rc.shift;
+        double *d = sh->draw + REP_DRAWS * i;
+        d[0] = rc.g;
+        d[1] = rc.shift;
+        memcpy(d + 2, rc.band_shift, sizeof rc.band_shift);
     }
     for (int h = 1; h <= opt->horizon; h++) {
         step_block(sh, &rc, &view, lo, hi, h);
@@ -1104,7 +1172,7 @@ sim_status engine_run(const engine *e, const engine_options *opt, const engine_s
     sh.cells = e->layout.cells;
     sh.x = xzalloc_huge(opt->n_reps * sh.cells * sizeof *sh.x);
     sh.rng = xcalloc(opt->n_reps, sizeof *sh.rng);
-    sh.draw = xcalloc(2 * opt->n_reps, sizeof *sh.draw);
+    sh.draw = xcalloc(REP_DRAWS * opt->n_reps, sizeof *sh.draw);
     sh.ws = e->placer.ws_size ? xcalloc(opt->n_reps, e->placer.ws_size) : NULL;
     sh.work = xcalloc(opt->threads, sizeof *sh.work);
     for (size_t i = 0; i < opt->n_reps; i++)

@@ -572,10 +572,13 @@ static void fit_exit_noise(ctx *c, fit *f, const trend *t)
     double ve = exit_variance(c, t, &n, &f->exit_sd);
 
     f->exit_years = n >= 3 ? n : 0;
+    f->exit_band_sd = FIT_BAND_EXIT_FACTOR * f->exit_sd;
 
     if (n >= 3)
         src_add(f, "exits: sd of the yearly net exit rate (K(t) + N(t) - K(t + 1)) / K(t) over "
-                "%d years from %d: %.4f", n, t->first, f->exit_sd);
+                "%d years from %d: %.4f; each DfE age band's own part of the exit draw: sd "
+                "%.4f (%.0f times, calibrated by the backtest)", n, t->first, f->exit_sd,
+                f->exit_band_sd, FIT_BAND_EXIT_FACTOR);
     if (c->sc->overdispersion >= 0.0)
         return;
     if (n < 3) {

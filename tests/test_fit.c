@@ -748,6 +748,7 @@ Test(fit, the_yearly_scatter_of_net_exits_is_added_to_a_fitted_overdispersion)
             v += (e[i] - m) * (e[i] - m) / 5.0;
         cr_expect(epsilon_eq(dbl, f.exit_sd, sqrt(v), 1e-12));
         cr_expect(eq(int, f.exit_years, 6));
+        cr_expect(epsilon_eq(dbl, f.exit_band_sd, FIT_BAND_EXIT_FACTOR * sqrt(v), 1e-12));
     }
     sc->overdispersion = 0.02;
     cr_assert(eq(int, fit_scenario(sc, &f, NULL), SIM_OK));
