@@ -35,15 +35,22 @@ typedef struct import_report {
     long   max_deviation;       /* largest |rounded - published| over need x age and
                                    need x setting cells */
     size_t margin_mismatches;   /* places where DfE's own margins disagree */
+    size_t ages_filled;         /* base-year ages whose total caseload.csv suppresses, filled
+                                   from the other margins (listed in the text) */
     size_t caseload_rows, history_rows, population_rows;
     char  *text;                /* owned: the report as printed and saved in import.txt */
 } import_report;
 
-/* Run the import described by `opt`. Returns SIM_OK and fills `rep`; otherwise SIM_EUSAGE
- * (missing option), SIM_ENOENT (a file is missing), SIM_EDATA (unknown area, which the
- * message answers with the nearest names and codes; a missing or renamed column, naming the
- * file and the column; bad values), or SIM_EIO (cannot write), with `err` filled and nothing
- * left in the output directory. `rep` is always safe to pass to import_report_free(). */
+/* Run the import described by `opt`. opt->la, without the spaces around it, is matched
+ * against the la_name, old_la_code and new_la_code of the Local authority rows of the --sen2
+ * caseload.csv (any case); failing an exact match, the one LA whose name has a word starting
+ * with it (at least 3 characters: "Bristol" is "Bristol, City of"), else the one whose name
+ * contains it. Returns SIM_OK and fills `rep`; otherwise SIM_EUSAGE (missing option, or an
+ * empty --la), SIM_ENOENT (a file is missing), SIM_EDATA (an unknown area, answered with the
+ * nearest LAs, or with the older release when only --sen2-2022 has it; a part of a name
+ * that several LAs share, answered with them; a missing or renamed column, naming the file
+ * and the column; bad values), or SIM_EIO (cannot write), with `err` filled and nothing left
+ * in the output directory. `rep` is always safe to pass to import_report_free(). */
 sim_status import_run(const import_options *opt, import_report *rep, sim_error *err);
 
 /* Release what `rep` owns (its text). NULL is a no-op. */

@@ -4,8 +4,9 @@
  * naming file and column, with the 2026 names accepted where DfE announced them) and rows
  * are chosen by geographic_level, LA code and breakdown, never by position, so the cut-down
  * files and the full national ones give the same scenario. Suppressed cells (x, c, z, ...)
- * are unknowns: they are counted, never written as 0. The base-year table by age x need x
- * setting is rebuilt from DfE's two-way margins by ipf.c. */
+ * are unknowns: they are counted, never written as 0; an age whose total is suppressed gets
+ * what the other margins imply (fill_ages). The base-year table by age x need x setting is
+ * rebuilt from DfE's two-way margins by ipf.c. */
 #include "import.h"
 
 #include <ctype.h>
@@ -178,6 +179,22 @@ static sim_status row_year(const table *t, size_t r, const id_cols *c, int *year
     return SIM_OK;
 }
 
+static int starts_ci(const char *s, const char *prefix)
+{
+    for (; *prefix; s++, prefix++)
+        if (tolower((unsigned char)*s) != tolower((unsigned char)*prefix))
+            return 0;
+    return 1;
+}
+
+static int contains_ci(const char *s, const char *needle)
+{
+    for (; *s; s++)
+        if (starts_ci(s, needle))
+            return 1;
+    return 0;
+}
+
 static size_t edit_distance(const char *a, const char *b)
 {
     size_t na = strlen(a), nb = strlen(b), *d = xmalloc((nb + 1) * sizeof *d), res;
@@ -202,87 +219,164 @@ static size_t edit_distance(const char *a, const char *b)
     return res;
 }
 
-/* Find the area named by `want` among the LAs of caseload.csv; on failure name the nearest. */
-enum { NEAR = 3 };                       /* nearest names offered for an unknown area */
+/* One local authority as a release names it; the strings are borrowed from the table. */
+typedef struct la_entry { const char *old_code, *new_code, *name; } la_entry;
 
-/* The nearest names to `want` so far: best_r[0 .. *n) by edit distance best_d, one row per
- * name; row r joins them when it is nearer than one of them. */
-static void keep_nearest(const table *t, const id_cols *c, const char *want, size_t r,
-                         size_t *best_d, size_t *best_r, size_t *n)
+static int same_la(const la_entry *a, const la_entry *b)
 {
-    const char *o = table_cell(t, r, (size_t)c->old_code), *nw = table_cell(t, r, (size_t)c->new_code),
-               *nm = table_cell(t, r, (size_t)c->name);
-    size_t d = edit_distance(want, nm), k;
-
-    if (edit_distance(want, o) < d) d = edit_distance(want, o);
-    if (edit_distance(want, nw) < d) d = edit_distance(want, nw);
-    for (k = 0; k < *n; k++)
-        if (strcmp(table_cell(t, best_r[k], (size_t)c->name), nm) == 0)
-            return;                      /* a name the list has already */
-    for (k = *n; k > 0 && best_d[k - 1] > d; k--)
-        if (k < NEAR) { best_d[k] = best_d[k - 1]; best_r[k] = best_r[k - 1]; }
-    if (k < NEAR) {
-        best_d[k] = d;
-        best_r[k] = r;
-        if (*n < NEAR) ++*n;
-    }
+    return strcmp(a->old_code, b->old_code) == 0 && strcmp(a->new_code, b->new_code) == 0;
 }
 
-static sim_status resolve_area(const table *t, const id_cols *c, const char *want, area *out,
-                               sim_error *err)
+static int same_entry(const la_entry *a, const la_entry *b)
 {
-    size_t best_d[NEAR], best_r[NEAR], n_best = 0;
-    char near[400] = "";
+    return same_la(a, b) && strcmp(a->name, b->name) == 0;
+}
 
-    memset(out, 0, sizeof *out);
-    if (ci_equal(want, "England") || ci_equal(want, "E92000001")) {
-        out->national = 1;
-        snprintf(out->new_code, sizeof out->new_code, "E92000001");
-        snprintf(out->name, sizeof out->name, "England");
-        return SIM_OK;
-    }
+/* The distinct (codes, name) of the `Local authority` rows of `t`, in the order first met;
+ * *n their count. Matching works on this list, not on the (many) rows. The caller frees it. */
+static la_entry *list_las(const table *t, const id_cols *c, size_t *n)
+{
+    size_t cap = 64;
+    la_entry *e = xmalloc(cap * sizeof *e);
+
+    *n = 0;
     for (size_t r = 0; r < table_rows(t); r++) {
-        const char *o = table_cell(t, r, (size_t)c->old_code), *nw = table_cell(t, r, (size_t)c->new_code),
-                   *nm = table_cell(t, r, (size_t)c->name);
-        if (!ci_equal(table_cell(t, r, (size_t)c->level), "Local authority"))
+        la_entry cur = { table_cell(t, r, (size_t)c->old_code),
+                         table_cell(t, r, (size_t)c->new_code), table_cell(t, r, (size_t)c->name) };
+        size_t k = 0;
+        if (!ci_equal(table_cell(t, r, (size_t)c->level), "Local authority") ||
+            (*n > 0 && same_entry(&e[*n - 1], &cur)))     /* rows of one LA come together */
             continue;
-        if (strcmp(o, want) == 0 || ci_equal(nw, want) || ci_equal(nm, want)) {
-            snprintf(out->old_code, sizeof out->old_code, "%s", o);
-            snprintf(out->new_code, sizeof out->new_code, "%s", nw);
-            snprintf(out->name, sizeof out->name, "%s", nm);
-            return SIM_OK;
-        }
-        keep_nearest(t, c, want, r, best_d, best_r, &n_best);
+        while (k < *n && !same_entry(&e[k], &cur))
+            k++;
+        if (k < *n)
+            continue;
+        if (*n == cap)
+            e = xrealloc(e, (cap *= 2) * sizeof *e);
+        e[(*n)++] = cur;
     }
-    for (size_t k = 0; k < n_best; k++) {
-        size_t len = strlen(near);
-        snprintf(near + len, sizeof near - len, "%s%s (%s, %s)", k ? ", " : "",
-                 table_cell(t, best_r[k], (size_t)c->name),
-                 table_cell(t, best_r[k], (size_t)c->old_code),
-                 table_cell(t, best_r[k], (size_t)c->new_code));
-    }
-    return sim_error_set(err, SIM_EDATA, table_name(t), 0, "la",
-                         "no local authority '%s' (nearest: %s; or England / E92000001)",
-                         want, n_best ? near : "none");
+    return e;
 }
 
-/* ---- labels -------------------------------------------------------------------------- */
-
-static int starts_ci(const char *s, const char *prefix)
+static int la_exact(const la_entry *e, const char *want)
 {
-    for (; *prefix; s++, prefix++)
-        if (tolower((unsigned char)*s) != tolower((unsigned char)*prefix))
-            return 0;
-    return 1;
+    return ci_equal(e->old_code, want) || ci_equal(e->new_code, want) || ci_equal(e->name, want);
 }
 
-static int contains_ci(const char *s, const char *needle)
+/* Partial names: at least MIN_PARTIAL characters, so that "of" or "on" names nobody. */
+enum { MIN_PARTIAL = 3, MAX_LISTED = 6, NEAR = 3 };
+
+/* Whether `needle` starts a word of `s` (any case): "Hull" in "Kingston upon Hull", not in
+ * "Solihull". */
+static int word_ci(const char *s, const char *needle)
 {
-    for (; *s; s++)
-        if (starts_ci(s, needle))
+    for (const char *p = s; *p; p++)
+        if ((p == s || !isalnum((unsigned char)p[-1])) && starts_ci(p, needle))
             return 1;
     return 0;
 }
+
+static int name_has(const char *name, const char *want, int word)
+{
+    return word ? word_ci(name, want) : contains_ci(name, want);
+}
+
+/* The LAs whose name contains `want` in any case ("Bristol" in "Bristol, City of"), at the
+ * start of a word when `word`, each LA once: the first max of them in m[], all of them
+ * counted in the result. */
+static size_t la_partial(const la_entry *e, size_t n, const char *want, int word, size_t *m,
+                         size_t max)
+{
+    size_t found = 0;
+
+    if (strlen(want) < MIN_PARTIAL)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        if (!name_has(e[i].name, want, word))
+            continue;
+        while (j < i && !(same_la(&e[j], &e[i]) && name_has(e[j].name, want, word)))
+            j++;
+        if (j < i)
+            continue;                    /* the same LA under another spelling */
+        if (found < max)
+            m[found] = i;
+        found++;
+    }
+    return found;
+}
+
+/* How far `want` is from an LA: the edit distance to its codes, its name, or any run of whole
+ * words of its name ("Bristl" is 1 from the "Bristol" of "Bristol, City of"). */
+static size_t la_distance(const la_entry *e, const char *want)
+{
+    enum { MAX_WORDS = 16 };
+    size_t d = edit_distance(want, e->name), start[MAX_WORDS], end[MAX_WORDS], nw = 0, i = 0;
+    const char *p = e->name;
+    char buf[128];
+
+    if (edit_distance(want, e->old_code) < d) d = edit_distance(want, e->old_code);
+    if (edit_distance(want, e->new_code) < d) d = edit_distance(want, e->new_code);
+    while (p[i] && nw < MAX_WORDS) {
+        while (p[i] == ' ' || p[i] == ',')
+            i++;
+        if (!p[i])
+            break;
+        start[nw] = i;
+        while (p[i] && p[i] != ' ' && p[i] != ',')
+            i++;
+        end[nw++] = i;
+    }
+    for (size_t a = 0; a < nw; a++)
+        for (size_t b = a; b < nw; b++) {
+            size_t len = end[b] - start[a];
+            if (len < MIN_PARTIAL || len >= sizeof buf)
+                continue;
+            memcpy(buf, p + start[a], len);
+            buf[len] = '\0';
+            if (edit_distance(want, buf) < d)
+                d = edit_distance(want, buf);
+        }
+    return d;
+}
+
+/* "Name (old, new), ..." for the entries idx[0 .. n) into buf. */
+static void la_list_text(const la_entry *e, const size_t *idx, size_t n, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    for (size_t k = 0; k < n; k++) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, cap - len, "%s%s (%s, %s)", k ? ", " : "", e[idx[k]].name,
+                 e[idx[k]].old_code, e[idx[k]].new_code);
+    }
+}
+
+/* The NEAR LAs nearest to `want` (one entry per LA), as text. */
+static void la_nearest(const la_entry *e, size_t n, const char *want, char *buf, size_t cap)
+{
+    size_t best_d[NEAR], best[NEAR], n_best = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t d = la_distance(&e[i], want), k;
+        for (k = 0; k < n_best && !same_la(&e[best[k]], &e[i]); k++)
+            ;
+        if (k < n_best)
+            continue;                    /* an LA the list has already */
+        for (k = n_best; k > 0 && best_d[k - 1] > d; k--)
+            if (k < NEAR) { best_d[k] = best_d[k - 1]; best[k] = best[k - 1]; }
+        if (k < NEAR) {
+            best_d[k] = d;
+            best[k] = i;
+            if (n_best < NEAR) n_best++;
+        }
+    }
+    if (n_best == 0)
+        snprintf(buf, cap, "none");
+    else
+        la_list_text(e, best, n_best, buf, cap);
+}
+
+/* ---- labels -------------------------------------------------------------------------- */
 
 /* Parse an age label as DfE writes them ("age 7", "under 3", "age 2 and under", "age 20 and
  * over", "Under 5", "Age 5 to 10", "Total"). Returns 1 with the band, 0 if it is no age. */
@@ -381,7 +475,12 @@ static const set_col SET_COLS[] = {
 enum { N_SET_COLS = sizeof SET_COLS / sizeof SET_COLS[0], MAX_PLACE_COLS = 2 * N_SET_COLS };
 
 /* The placement columns found in a file: index and setting of each. */
-typedef struct place_cols { int col[MAX_PLACE_COLS]; sim_setting set[MAX_PLACE_COLS]; size_t n; } place_cols;
+typedef struct place_cols {
+    int           col[MAX_PLACE_COLS];
+    sim_setting   set[MAX_PLACE_COLS];
+    unsigned char pre_2023[MAX_PLACE_COLS];   /* a column DfE publishes up to 2022 only */
+    size_t        n;
+} place_cols;
 
 static sim_status find_place_cols(const table *t, place_cols *pc, sim_error *err)
 {
@@ -391,6 +490,7 @@ static sim_status find_place_cols(const table *t, place_cols *pc, sim_error *err
         int c = table_col(t, s->name);
         if (c >= 0) {
             pc->col[pc->n] = c;
+            pc->pre_2023[pc->n] = (unsigned char)s->optional;
             pc->set[pc->n++] = s->set;
             continue;
         }
@@ -408,6 +508,7 @@ static sim_status find_place_cols(const table *t, place_cols *pc, sim_error *err
             if (ok) {
                 for (int k = 0; k < n; k++) {
                     pc->col[pc->n] = cols[k];
+                    pc->pre_2023[pc->n] = (unsigned char)s->optional;
                     pc->set[pc->n++] = s->set;
                 }
                 continue;
@@ -450,6 +551,7 @@ typedef struct year_case {
     cell   total;                           /* All EHC plans */
     cell   age_total[N_AGE];                /* ehcplans of each age row */
     cell   as[N_AGE][SIM_N_SETTINGS];       /* known only if every column of it is */
+    cell   nat_age[N_AGE];                  /* England's, a profile for suppressed ages */
     int    has_age_rows, has_age_detail;
 } year_case;
 
@@ -466,6 +568,7 @@ typedef struct year_need {
     seen_label labels[MAX_LABELS];
     size_t     n_labels;
     cell need_total[SIM_N_NEEDS];
+    cell age_total[N_AGE];                  /* ehc_plans of each age row */
     cell na[N_AGE][SIM_N_NEEDS];
     cell ns[SIM_N_NEEDS][SIM_N_SETTINGS];
     int  has_any, has_age, has_placement;
@@ -481,10 +584,12 @@ typedef struct imp {
     year_need *yn;                 /* [N_YEARS] */
     hist_entry *hist;
     size_t     n_hist, cap_hist;
-    size_t     suppressed, mismatches, files_read, rows_read, rows_kept;
+    size_t     suppressed, mismatches, ages_filled, files_read, rows_read, rows_kept;
     double    *pop;                /* [n_pop_years * SIM_N_AGES] */
     int        pop_first, n_pop_years;
     int        base_year;
+    char       la[256];            /* --la without the spaces around it */
+    char       la_note[320];       /* how --la was matched, when by part of a name */
     long      *table;              /* [SIM_N_AGES][SIM_N_NEEDS][SIM_N_SETTINGS] result */
     ipf_fit_info fit;
     ipf_round_info round;
@@ -504,6 +609,151 @@ static sim_status load(imp *s, const char *dir, const char *file, table **t)
         s->rows_read += table_rows(*t);
         sb_printf(&s->rep, "  read %s: %zu rows\n", path, table_rows(*t));
     }
+    return st;
+}
+
+/* ---- choosing the area --------------------------------------------------------------- */
+
+static void set_area(imp *s, const la_entry *e)
+{
+    snprintf(s->area.old_code, sizeof s->area.old_code, "%s", e->old_code);
+    snprintf(s->area.new_code, sizeof s->area.new_code, "%s", e->new_code);
+    snprintf(s->area.name, sizeof s->area.name, "%s", e->name);
+}
+
+/* The older release's LA `old` as caseload.csv (now[0 .. n_now)) has it under other codes:
+ * the same old_la_code or name, or NULL. */
+static const la_entry *la_now(const la_entry *old, const la_entry *now, size_t n_now)
+{
+    for (size_t i = 0; i < n_now; i++)
+        if (ci_equal(now[i].old_code, old->old_code) || ci_equal(now[i].name, old->name))
+            return &now[i];
+    return NULL;
+}
+
+/* The latest year of the rows of LA `e` in `t` (0 when none reads). */
+static int la_last_year(const table *t, const id_cols *c, const la_entry *e)
+{
+    int last = 0, y;
+
+    for (size_t r = 0; r < table_rows(t); r++)
+        if (strcmp(table_cell(t, r, (size_t)c->old_code), e->old_code) == 0 &&
+            strcmp(table_cell(t, r, (size_t)c->new_code), e->new_code) == 0 &&
+            row_year(t, r, c, &y, NULL) == SIM_OK && y > last)
+            last = y;
+    return last;
+}
+
+/* When `want` is an LA of the older release (--sen2-2022) that caseload.csv (now[0 .. n_now))
+ * lacks, say in note[] that it is there only (an abolished LA such as 928 Northamptonshire)
+ * or which codes caseload.csv now gives it; else note[0] = '\0'. Only the error path reads
+ * it, and a file that cannot be read just gives no note: the error is about caseload.csv. */
+static void old_release_note(const imp *s, const char *want, const la_entry *now,
+                             size_t n_now, char *note, size_t n)
+{
+    char path[1024];
+    table *t = NULL;
+    id_cols c;
+    sim_error e;
+    la_entry *las = NULL;
+    size_t n_las = 0;
+
+    note[0] = '\0';
+    if (!s->opt->sen2_2022_dir)
+        return;
+    snprintf(path, sizeof path, "%s/sen2_age_caseload.csv", s->opt->sen2_2022_dir);
+    if (table_load(path, &t, &e) == SIM_OK && get_id_cols(t, 0, &c, &e) == SIM_OK)
+        las = list_las(t, &c, &n_las);
+    for (size_t i = 0; i < n_las; i++) {
+        const la_entry *old = &las[i], *cur;
+        if (!la_exact(old, want))
+            continue;
+        if ((cur = la_now(old, now, n_now)) != NULL)
+            snprintf(note, n, "the older release (--sen2-2022) has %.100s as (%.16s, %.32s); "
+                     "this caseload.csv has %.100s (%.16s, %.32s): give one of those", old->name,
+                     old->old_code, old->new_code, cur->name, cur->old_code, cur->new_code);
+        else
+            snprintf(note, n, "%.100s (%.16s, %.32s) appears only in the older release "
+                     "(sen2_age_caseload.csv of --sen2-2022, last January %d), so it has no "
+                     "base year to import", old->name, old->old_code, old->new_code,
+                     la_last_year(t, &c, old));
+        break;
+    }
+    free(las);
+    table_free(t);
+}
+
+/* The LAs `want` names in part: the one whose name has a word starting with it (*word = 1;
+ * "Hull" is Kingston upon Hull, not Solihull), else the one whose name contains it; when
+ * neither is unique, the candidates (words first) in m[] and their number. */
+static size_t match_partial(const la_entry *las, size_t n, const char *want, size_t *m,
+                           int *word)
+{
+    size_t n_word = la_partial(las, n, want, 1, m, MAX_LISTED);
+
+    *word = n_word > 0;
+    return n_word > 0 ? n_word : la_partial(las, n, want, 0, m, MAX_LISTED);
+}
+
+#define VALID_LA "valid values: the la_name, old_la_code or new_la_code of a 'Local " \
+                 "authority' row of this caseload.csv (the --sen2 release), or England / E92000001"
+
+/* The error for an --la that names no LA of caseload.csv (las[0 .. n)), or several (m[0 ..
+ * n_m)): the candidates, the older release's word on it, or the nearest LAs; and always
+ * where valid values come from. */
+static sim_status area_error(imp *s, const table *t, const la_entry *las, size_t n,
+                             const size_t *m, size_t n_m)
+{
+    char list[400], note[400];
+
+    old_release_note(s, s->la, las, n, note, sizeof note);
+    if (n_m > 1) {
+        la_list_text(las, m, n_m < MAX_LISTED ? n_m : MAX_LISTED, list, sizeof list);
+        return sim_error_set(s->err, SIM_EDATA, table_name(t), 0, "la", "'%s' matches %zu local "
+                             "authorities: %s%s (give the whole name or a code%s%s; " VALID_LA
+                             ")", s->la, n_m, list, n_m > MAX_LISTED ? ", ..." : "",
+                             note[0] ? "; " : "", note);
+    }
+    if (note[0])
+        return sim_error_set(s->err, SIM_EDATA, table_name(t), 0, "la", "no local authority "
+                             "'%s': %s (" VALID_LA ")", s->la, note);
+    la_nearest(las, n, s->la, list, sizeof list);
+    return sim_error_set(s->err, SIM_EDATA, table_name(t), 0, "la", "no local authority '%s' "
+                         "(nearest: %s; " VALID_LA ")", s->la, list);
+}
+
+/* The area named by s->la among the LAs of caseload.csv: a code or name in any case, else
+ * the one LA that match_partial() finds. Otherwise SIM_EDATA from area_error(). */
+static sim_status choose_area(imp *s, const table *t, const id_cols *c)
+{
+    size_t n, m[MAX_LISTED], n_m;
+    la_entry *las;
+    int word;
+    sim_status st;
+
+    if (ci_equal(s->la, "England") || ci_equal(s->la, "E92000001")) {
+        s->area.national = 1;
+        snprintf(s->area.new_code, sizeof s->area.new_code, "E92000001");
+        snprintf(s->area.name, sizeof s->area.name, "England");
+        return SIM_OK;
+    }
+    las = list_las(t, c, &n);
+    for (size_t i = 0; i < n; i++)
+        if (la_exact(&las[i], s->la)) {
+            set_area(s, &las[i]);
+            free(las);
+            return SIM_OK;
+        }
+    if ((n_m = match_partial(las, n, s->la, m, &word)) == 1) {
+        set_area(s, &las[m[0]]);
+        snprintf(s->la_note, sizeof s->la_note, "--la '%s' is taken as %s, the only local "
+                 "authority whose name %s it.\n", s->la, s->area.name,
+                 word ? "has a word starting with" : "contains");
+        free(las);
+        return SIM_OK;
+    }
+    st = area_error(s, t, las, n, m, n_m);
+    free(las);
     return st;
 }
 
@@ -566,15 +816,19 @@ static sim_status hist_add(imp *s, const table *t, size_t r, int year, int from,
 
 /* The placement cells of an age row. A setting with a suppressed column is unknown, unless
  * the published columns already add up to the row's total: then every suppressed column is
- * provably 0 (as for the pre-2023-only columns, `x` from 2023 on). */
+ * provably 0. The pre-2023-only columns are `x` from 2023 on (the break in series: the
+ * category is gone), which holds nothing even when the row's total is suppressed. */
 static sim_status case_settings(imp *s, const table *t, size_t r, const place_cols *pc,
-                                year_case *y, int ai)
+                                year_case *y, int ai, int year)
 {
     double sum[SIM_N_SETTINGS] = { 0 }, all_known = 0.0, v;
     int unknown[SIM_N_SETTINGS] = { 0 }, present[SIM_N_SETTINGS] = { 0 }, known, proven;
     sim_status st;
 
     for (size_t k = 0; k < pc->n; k++) {
+        if (pc->pre_2023[k] && year >= 2023 &&
+            strcmp(table_cell(t, r, (size_t)pc->col[k]), "x") == 0)
+            continue;
         if ((st = get_count(s, t, r, pc->col[k], &v, &known)))
             return st;
         present[pc->set[k]] = 1;
@@ -631,7 +885,30 @@ static sim_status case_row(imp *s, const table *t, size_t r, const id_cols *ic,
         return st;
     if (known && (st = hist_add(s, t, r, year, from, to, M_CASE, v, 2025)))
         return st;
-    return case_settings(s, t, r, pc, y, ai);
+    return case_settings(s, t, r, pc, y, ai, year);
+}
+
+static const area ENGLAND = { 1, "", "E92000001", "England" };
+
+/* England's total at one age, kept as a profile for the ages an area's rows suppress. A row
+ * that does not read is skipped: it is not the area's data. */
+static void national_age_row(imp *s, const table *t, size_t r, const id_cols *ic, int c_total)
+{
+    int year, from, to, ai, known;
+    double v;
+    cell *c;
+
+    if (!topic_in(table_cell(t, r, (size_t)ic->topic), CASE_AGE_TOPICS) ||
+        row_year(t, r, ic, &year, NULL) != SIM_OK ||
+        !parse_age_label(table_cell(t, r, (size_t)ic->brk), &from, &to) ||
+        (ai = age_index(from, to)) < 0 ||
+        table_count(t, r, (size_t)c_total, &v, &known, NULL) != SIM_OK || !known)
+        return;
+    c = &s->yc[year - FIRST_YEAR].nat_age[ai];
+    if (!c->known) {
+        c->seen = c->known = 1;
+        c->v = v;
+    }
 }
 
 static sim_status read_caseload(imp *s)
@@ -646,11 +923,14 @@ static sim_status read_caseload(imp *s)
         return st;
     if ((st = get_id_cols(t, 1, &ic, s->err)) || (st = need_col(t, "ehcplans", &c_total, s->err)) ||
         (st = find_place_cols(t, &pc, s->err)) ||
-        (st = resolve_area(t, &ic, s->opt->la, &s->area, s->err)))
+        (st = choose_area(s, t, &ic)))
         goto out;
     for (size_t r = 0; r < table_rows(t); r++) {
-        if (!row_in_area(t, r, &ic, &s->area))
+        if (!row_in_area(t, r, &ic, &s->area)) {
+            if (!s->area.national && row_in_area(t, r, &ic, &ENGLAND))
+                national_age_row(s, t, r, &ic, c_total);
             continue;
+        }
         s->rows_kept++;
         if ((st = case_row(s, t, r, &ic, &pc, c_total)))
             goto out;
@@ -699,7 +979,7 @@ static sim_status placement_row(imp *s, const table *t, size_t r, const int *c_n
 }
 
 static sim_status need_row(imp *s, const table *t, size_t r, const id_cols *ic,
-                           const int *c_need)
+                           const int *c_need, int c_total)
 {
     const char *topic = table_cell(t, r, (size_t)ic->topic), *brk = table_cell(t, r, (size_t)ic->brk);
     int year, from, to, known, ai = -1, set = -1, kind;
@@ -734,6 +1014,10 @@ static sim_status need_row(imp *s, const table *t, size_t r, const id_cols *ic,
     y->has_placement |= kind == 2;
     if (kind == 2)
         return placement_row(s, t, r, c_need, y, brk, set);
+    if (kind == 1 && c_total >= 0 &&
+        ((st = get_count(s, t, r, c_total, &v, &known)) ||
+         (st = set_cell(s, t, r, &y->age_total[ai], v, known))))
+        return st;
     for (int n = 0; n < SIM_N_NEEDS; n++) {
         if ((st = get_count(s, t, r, c_need[n], &v, &known)))
             return st;
@@ -751,13 +1035,14 @@ static sim_status read_needs(imp *s)
 {
     table *t = NULL;
     id_cols ic;
-    int c_need[SIM_N_NEEDS];
+    int c_need[SIM_N_NEEDS], c_total;
     sim_status st;
 
     if ((st = load(s, s->opt->sen2_dir, "sen_needs_all_plans.csv", &t)))
         return st;
     if ((st = get_id_cols(t, 1, &ic, s->err)))
         goto out;
+    c_total = table_col(t, "ehc_plans");   /* optional: only fills suppressed age totals */
     for (int n = 0; n < SIM_N_NEEDS; n++)
         if ((st = need_col(t, NEED_COLS[n], &c_need[n], s->err)))
             goto out;
@@ -765,7 +1050,7 @@ static sim_status read_needs(imp *s)
         if (!row_in_area(t, r, &ic, &s->area))
             continue;
         s->rows_kept++;
-        if ((st = need_row(s, t, r, &ic, c_need)))
+        if ((st = need_row(s, t, r, &ic, c_need, c_total)))
             goto out;
     }
 out:
@@ -1059,6 +1344,7 @@ typedef struct margins {
     double ac[N_AGE * SIM_N_SETTINGS], ab[N_AGE * SIM_N_NEEDS], bc[SIM_N_NEEDS * SIM_N_SETTINGS];
     double a_total[N_AGE], b_total[SIM_N_NEEDS];
     long   ac_int[N_AGE * SIM_N_SETTINGS], b_int[SIM_N_NEEDS];
+    unsigned char filled[N_AGE];        /* the age's total is suppressed: fill_ages() set it */
     long   total;
 } margins;
 
@@ -1103,6 +1389,165 @@ static void build_ac(imp *s, const year_case *y, margins *m)
                 m->a_total[a] = known;
         }
     }
+}
+
+/* ---- ages whose total is suppressed ----------------------------------------------------- */
+
+/* Age a's total as sen_needs_all_plans.csv publishes it (its ehc_plans, else the sum of a
+ * need row published in full), or -1. A suppressed ehc_plans says the row holds plans it does
+ * not show, so its published needs are then no total. `yn`: the base year's need data or NULL. */
+static long age_elsewhere(const year_need *yn, int a)
+{
+    double sum = 0.0;
+
+    if (yn == NULL || (yn->age_total[a].seen && !yn->age_total[a].known))
+        return -1;
+    if (yn->age_total[a].known)
+        return lround(yn->age_total[a].v);
+    for (int n = 0; n < SIM_N_NEEDS; n++) {
+        if (!yn->na[a][n].seen || !yn->na[a][n].known)
+            return -1;
+        sum += yn->na[a][n].v;
+    }
+    return lround(sum);
+}
+
+/* The plans of age a that published cells already place: its known settings, or its known
+ * needs, whichever says more. */
+static long age_floor(const margins *m, const year_need *yn, int a)
+{
+    double by_set = 0.0, by_need = 0.0;
+
+    for (int c = 0; c < SIM_N_SETTINGS; c++)
+        by_set += isnan(m->ac[a * SIM_N_SETTINGS + c]) ? 0.0 : m->ac[a * SIM_N_SETTINGS + c];
+    for (int n = 0; yn && n < SIM_N_NEEDS; n++)
+        by_need += yn->na[a][n].known ? yn->na[a][n].v : 0.0;
+    return lround(fmax(by_set, by_need));
+}
+
+/* Weights w[N_AGE] from the totals `c` for the ages in want[]: 1 when every one of them is
+ * published (an absent row is 0 plans) and they are not all 0. */
+static int profile_from(const cell *c, const int *want, double *w)
+{
+    double sum = 0.0;
+
+    for (int a = 0; a < N_AGE; a++) {
+        w[a] = 0.0;
+        if (!want[a])
+            continue;
+        if (c[a].seen && !c[a].known)
+            return 0;                    /* suppressed there too */
+        w[a] = c[a].known ? c[a].v : 0.0;
+        sum += w[a];
+    }
+    return sum > 0.0;
+}
+
+/* The best age profile at hand for the ages in want[]: the area's own totals in the latest
+ * earlier January that publishes them all, else England's in the base year, else even.
+ * Fills w[N_AGE]; returns what it used, for the report (in buf). */
+static const char *age_profile(const imp *s, const int *want, double *w, char *buf, size_t n)
+{
+    for (int y = s->base_year - 1; y >= FIRST_YEAR; y--) {
+        const year_case *yc = &s->yc[y - FIRST_YEAR];
+        if (yc->has_age_rows && profile_from(yc->age_total, want, w)) {
+            snprintf(buf, n, "as %s's ages were in January %d", s->area.name, y);
+            return buf;
+        }
+    }
+    if (profile_from(s->yc[s->base_year - FIRST_YEAR].nat_age, want, w)) {
+        snprintf(buf, n, "as England's ages are in January %d", s->base_year);
+        return buf;
+    }
+    for (int a = 0; a < N_AGE; a++)
+        w[a] = want[a] ? 1.0 : 0.0;
+    return "evenly, as no age profile is published";
+}
+
+/* One report line per filled age. */
+static void report_filled(imp *s, const margins *m, const long *give, const long *floor_,
+                          const long *elsewhere, long rest, const char *profile)
+{
+    char an[16];
+
+    for (int a = 0; a < N_AGE; a++) {
+        if (!isnan(m->a_total[a]))
+            continue;
+        s->ages_filled++;
+        if (elsewhere[a] >= 0 && give[a] == elsewhere[a])
+            sb_printf(&s->rep, "    %s: %ld, its total in sen_needs_all_plans.csv\n",
+                      age_name(a, an, sizeof an), give[a]);
+        else if (elsewhere[a] >= 0)
+            sb_printf(&s->rep, "    %s: %ld (sen_needs_all_plans.csv says %ld; %ld in its "
+                      "published cells; reconciled with the total)\n",
+                      age_name(a, an, sizeof an), give[a], elsewhere[a], floor_[a]);
+        else
+            sb_printf(&s->rep, "    %s: %ld (%ld in its published cells, plus a share of the "
+                      "%ld plans the total leaves, spread %s)\n", age_name(a, an, sizeof an),
+                      give[a], floor_[a], rest, profile);
+    }
+}
+
+/* give[N_AGE] scaled down to add up to `total`, in whole plans. */
+static void scale_ages(long *give, long total)
+{
+    double v[N_AGE];
+
+    for (int a = 0; a < N_AGE; a++)
+        v[a] = (double)give[a];
+    ipf_round_vector(v, N_AGE, total, give);
+}
+
+/* Totals for the ages whose total caseload.csv suppresses, so that they are never 0 by
+ * default: the age's total in sen_needs_all_plans.csv when published; otherwise what its own
+ * published cells hold plus a share, by the best age profile at hand, of what the total
+ * leaves after every other age. The total stays first: the ages add up to it whenever DfE's
+ * figures allow. `yn` is the base year's need data or NULL. Reported. */
+static void fill_ages(imp *s, const year_need *yn, margins *m)
+{
+    long give[N_AGE] = { 0 }, floor_[N_AGE] = { 0 }, elsewhere[N_AGE], spread[N_AGE];
+    long left = m->total, placed = 0;
+    int want[N_AGE] = { 0 }, any = 0, n_want = 0;
+    double w[N_AGE];
+    char buf[256];
+    const char *profile = "";
+
+    for (int a = 0; a < N_AGE; a++) {
+        elsewhere[a] = -1;
+        if (!isnan(m->a_total[a])) {
+            left -= lround(m->a_total[a]);
+            continue;
+        }
+        any = 1;
+        elsewhere[a] = age_elsewhere(yn, a);
+        floor_[a] = age_floor(m, yn, a);
+        give[a] = elsewhere[a] > floor_[a] ? elsewhere[a] : floor_[a];
+        want[a] = elsewhere[a] < 0;     /* published nowhere: takes a share of the rest */
+        n_want += want[a];
+        placed += give[a];
+    }
+    if (!any)
+        return;
+    sb_printf(&s->rep, "  age totals suppressed in caseload.csv, filled from the other margins "
+              "(never 0 by default):\n");
+    if (left < 0)
+        left = 0;                        /* the published ages alone exceed the total */
+    if (placed <= left && n_want > 0) {
+        profile = age_profile(s, want, w, buf, sizeof buf);
+        ipf_round_vector(w, N_AGE, left - placed, spread);
+        for (int a = 0; a < N_AGE; a++)
+            give[a] += want[a] ? spread[a] : 0;
+    } else if (placed > left) {
+        mismatch(s, "suppressed ages: figures found elsewhere vs what the total leaves",
+                 (double)placed, (double)left);
+        scale_ages(give, left);
+    }
+    report_filled(s, m, give, floor_, elsewhere, placed < left ? left - placed : 0, profile);
+    for (int a = 0; a < N_AGE; a++)
+        if (isnan(m->a_total[a])) {
+            m->a_total[a] = (double)give[a];
+            m->filled[a] = 1;
+        }
 }
 
 /* One line of need margin, v[n * step] for every need, scaled to `total` when DfE's figures
@@ -1174,9 +1619,76 @@ static void build_need_margins(imp *s, const year_need *yn, margins *m, const do
     reconcile_needs(s, m, set_total);
 }
 
+/* Add delta to the cells idx[0 .. n) of v: a rise shared in proportion to w, a cut in
+ * proportion to what the cells hold (never below 0). Returns the part of delta applied. */
+static long shift_cells(long *v, const size_t *idx, const double *w, size_t n, long delta)
+{
+    double cur[N_AGE * SIM_N_SETTINGS];
+    long out[N_AGE * SIM_N_SETTINGS], have = 0, take;
+
+    if (n == 0)
+        return 0;
+    if (delta > 0) {
+        ipf_round_vector(w, n, delta, out);
+        for (size_t i = 0; i < n; i++)
+            v[idx[i]] += out[i];
+        return delta;
+    }
+    for (size_t i = 0; i < n; i++) {
+        cur[i] = (double)v[idx[i]];
+        have += v[idx[i]];
+    }
+    take = -delta < have ? -delta : have;
+    ipf_round_vector(cur, n, have - take, out);
+    for (size_t i = 0; i < n; i++)
+        v[idx[i]] = out[i];
+    return -take;
+}
+
+/* Whether cell k of the age x setting table belongs to settle_total()'s pool p. */
+static int in_pool(const margins *m, int p, int k)
+{
+    int sup = isnan(m->ac[k]);
+
+    switch (p) {
+    case 0:  return sup && m->filled[k / SIM_N_SETTINGS];
+    case 1:  return sup;
+    case 2:  return !sup && m->ac[k] > 0.0;
+    default: return k % SIM_N_SETTINGS == SET_UNK;
+    }
+}
+
+/* Bring the age x setting targets to the published total when DfE's own figures disagree
+ * with it (reported). The difference goes to, or comes from, in this order: the suppressed
+ * cells of ages whose total is suppressed too, then any suppressed cells (both by the fit;
+ * an age total gives before a published cell does), then the published non-zero cells (in
+ * proportion). A cell published as 0 stays 0; only plans that nothing else can take go to
+ * UNK. */
+static void settle_total(imp *s, const double *x, margins *m, long sum)
+{
+    size_t idx[N_AGE * SIM_N_SETTINGS];
+    double w[N_AGE * SIM_N_SETTINGS];
+    long delta = m->total - sum;
+
+    mismatch(s, "age x placement cells vs All EHC plans", (double)sum, (double)m->total);
+    for (int pool = 0; pool < 4 && delta != 0; pool++) {
+        size_t n = 0;
+        for (int k = 0; k < N_AGE * SIM_N_SETTINGS; k++) {
+            if (!in_pool(m, pool, k))
+                continue;
+            w[n] = pool == 2 ? m->ac[k] : pool == 3 ? 1.0 : 0.0;
+            for (int b = 0; pool < 2 && b < SIM_N_NEEDS; b++)
+                w[n] += x[((k / SIM_N_SETTINGS) * SIM_N_NEEDS + b) * SIM_N_SETTINGS +
+                          k % SIM_N_SETTINGS];
+            idx[n++] = (size_t)k;
+        }
+        delta -= shift_cells(m->ac_int, idx, w, n, delta);
+    }
+}
+
 /* Whole-number age x setting targets: published cells as they are, the unknown cells of an
- * age rounded from the fit to what the age total leaves, and the whole table scaled to the
- * published total if the ages do not add up to it (reported). */
+ * age rounded from the fit to what the age total leaves, and, if the ages still do not add
+ * up to the published total, the difference settled by settle_total() (reported). */
 static void ac_targets(imp *s, const double *x, margins *m)
 {
     long sum = 0;
@@ -1207,13 +1719,8 @@ static void ac_targets(imp *s, const double *x, margins *m)
     }
     for (int k = 0; k < N_AGE * SIM_N_SETTINGS; k++)
         sum += m->ac_int[k];
-    if (sum != m->total) {
-        double v[N_AGE * SIM_N_SETTINGS];
-        mismatch(s, "age x placement cells vs All EHC plans", (double)sum, (double)m->total);
-        for (int k = 0; k < N_AGE * SIM_N_SETTINGS; k++)
-            v[k] = (double)m->ac_int[k];
-        ipf_round_vector(v, N_AGE * SIM_N_SETTINGS, m->total, m->ac_int);
-    }
+    if (sum != m->total)
+        settle_total(s, x, m, sum);
 }
 
 /* Whole-number need totals summing to the total: the published ones (already scaled to the
@@ -1273,12 +1780,13 @@ static sim_status reconstruct(imp *s)
     sb_printf(&s->rep, "Reconstruction of %d by age x need x setting:\n", s->base_year);
     m->total = lround(y->total.v);
     build_ac(s, y, m);
+    yn = need_year(s);
+    fill_ages(s, yn == &s->yn[s->base_year - FIRST_YEAR] ? yn : NULL, m);
     for (int c = 0; c < SIM_N_SETTINGS; c++) {
         set_total[c] = 0.0;
         for (int a = 0; a < N_AGE; a++)
             set_total[c] += m->ac[a * SIM_N_SETTINGS + c];   /* NAN if any cell unknown */
     }
-    yn = need_year(s);
     build_need_margins(s, yn, m, set_total);
     p = (ipf_problem){ N_AGE, SIM_N_NEEDS, SIM_N_SETTINGS, m->ab, m->ac, m->bc, m->a_total,
                        m->b_total };
@@ -1519,6 +2027,7 @@ static void report_head(imp *s)
 {
     sb_printf(&s->rep, "sendsim import: %s (%s%s%s)\n", s->area.name, s->area.new_code,
               s->area.old_code[0] ? ", " : "", s->area.old_code);
+    sb_printf(&s->rep, "%s", s->la_note);
 }
 
 static void report_tail(imp *s, import_report *rep)
@@ -1533,8 +2042,9 @@ static void report_tail(imp *s, import_report *rep)
               "2025 release wins where both releases publish a figure.\n", FIRST_HIST_YEAR,
               s->base_year, n_case, n_new, n_ceased);
     sb_printf(&s->rep, "Rows: %zu read in %zu files, %zu for %s. Suppressed cells met (left out, "
-              "never 0): %zu. Margin mismatches: %zu.\n", s->rows_read, s->files_read,
-              s->rows_kept, s->area.name, s->suppressed, s->mismatches);
+              "never 0): %zu. Age totals suppressed and filled: %zu. Margin mismatches: %zu.\n",
+              s->rows_read, s->files_read, s->rows_kept, s->area.name, s->suppressed,
+              s->ages_filled, s->mismatches);
     sb_printf(&s->rep, "Base-year total: %ld plans in January %d.\n", rep->total, s->base_year);
 }
 
@@ -1546,8 +2056,30 @@ static void fill_report(imp *s, import_report *rep)
     rep->ipf_residual = s->fit.max_residual;
     rep->max_deviation = s->round.max_dev;
     rep->margin_mismatches = s->mismatches;
+    rep->ages_filled = s->ages_filled;
     rep->text = s->rep.s;
     s->rep.s = NULL;
+}
+
+/* --la without the spaces around it into buf; an empty one is a usage error, not an
+ * unknown area. */
+static sim_status trim_la(const char *la, char *buf, size_t n, sim_error *err)
+{
+    size_t len;
+
+    la += strspn(la, " \t\r\n");
+    len = strlen(la);
+    while (len > 0 && strchr(" \t\r\n", la[len - 1]))
+        len--;
+    if (len == 0)
+        return sim_error_set(err, SIM_EUSAGE, NULL, 0, "la", "--la is empty (expected an "
+                             "old_la_code such as 204, a new_la_code such as E09000012, an "
+                             "la_name such as Hackney, or England)");
+    if (len >= n)
+        return sim_error_set(err, SIM_EUSAGE, NULL, 0, "la", "--la is %zu characters long "
+                             "(expected a code or name of at most %zu)", len, n - 1);
+    snprintf(buf, n, "%.*s", (int)len, la);
+    return SIM_OK;
 }
 
 sim_status import_run(const import_options *opt, import_report *rep, sim_error *err)
@@ -1560,6 +2092,8 @@ sim_status import_run(const import_options *opt, import_report *rep, sim_error *
     if (!opt->la || !opt->sen2_dir || !opt->out_dir)
         return sim_error_set(err, SIM_EUSAGE, NULL, 0, NULL,
                              "import needs --la, --sen2 and --out");
+    if ((st = trim_la(opt->la, s.la, sizeof s.la, err)))
+        return st;
     s.opt = opt;
     s.err = err;
     s.yc = xcalloc(N_YEARS, sizeof *s.yc);

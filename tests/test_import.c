@@ -23,6 +23,7 @@
 #define SEN2_22 SHARED "/ehcp-sen2-2022-release"
 #define ONS SHARED "/ons-snpp-2022-hackney-0-25.csv"
 #define FIX "tests/data/import"
+#define EDGE "tests/data/import-edge"
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
@@ -449,6 +450,124 @@ Test(import, margins_that_disagree_are_reconciled_and_reported)
     import_report_free(&rep);
 }
 
+/* ---- ages whose total is suppressed --------------------------------------------------- */
+
+static double age_plans(const cube *c, int age)
+{
+    double sum = 0.0;
+
+    for (int set = 0; set < SIM_N_SETTINGS; set++)
+        sum += c->as[age][set];
+    return sum;
+}
+
+/* caseload.csv suppresses age 12 (8 plans) whole; sen_needs_all_plans.csv publishes it. */
+Test(import, a_suppressed_age_row_gets_its_total_from_the_need_file)
+{
+    import_options opt = { "999", EDGE "/suppressed-age", NULL, NULL, NULL };
+    import_report rep;
+    sim_error err;
+    char dir[64];
+    cube c;
+
+    make_tmp(dir, sizeof dir);
+    opt.out_dir = dir;
+    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    read_cube(dir, &c);
+    cr_expect(eq(dbl, c.total, 20.0));
+    cr_expect(eq(dbl, age_plans(&c, 12), 8.0));
+    cr_expect(eq(sz, rep.ages_filled, 1));
+    cr_expect(eq(sz, rep.margin_mismatches, 0), "%s", rep.text);
+    cr_expect(ne(ptr, strstr(rep.text, "age 12: 8, its total in sen_needs_all_plans.csv"), NULL),
+              "%s", rep.text);
+    cr_expect(eq(ptr, strstr(rep.text, "margin mismatch"), NULL), "%s", rep.text);
+    check_margins(dir, EDGE "/suppressed-age", "999", rep.base_year);   /* zeros stay 0 */
+    import_report_free(&rep);
+}
+
+/* With the need file's age-12 row suppressed too, age 12 takes what the total leaves. */
+Test(import, a_suppressed_age_published_nowhere_takes_what_the_total_leaves)
+{
+    import_options opt = { "999", EDGE "/suppressed-age-needs", NULL, NULL, NULL };
+    import_report rep;
+    sim_error err;
+    char dir[64];
+    cube c;
+
+    make_tmp(dir, sizeof dir);
+    opt.out_dir = dir;
+    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    read_cube(dir, &c);
+    cr_expect(eq(dbl, c.total, 20.0));
+    cr_expect(eq(dbl, age_plans(&c, 12), 8.0));
+    cr_expect(eq(sz, rep.margin_mismatches, 0), "%s", rep.text);
+    cr_expect(ne(ptr, strstr(rep.text, "age 12: 8 (0 in its published cells"), NULL), "%s",
+              rep.text);
+    check_margins(dir, EDGE "/suppressed-age-needs", "999", rep.base_year);
+    import_report_free(&rep);
+}
+
+/* Smallton: 12 plans, ages 5-10 suppressed with most of their cells. The total is exact, the
+ * published ages and every cell published as 0 are kept, each suppressed age gets a plausible
+ * share (the 7 plans the published ages leave, age 7 holding at least its published 1). */
+Test(import, an_area_with_most_cells_suppressed_keeps_the_total_and_every_published_zero)
+{
+    import_options opt = { "997", EDGE "/sparse", NULL, NULL, NULL };
+    import_report rep;
+    sim_error err;
+    char dir[64];
+    cube c;
+    double filled = 0.0;
+
+    make_tmp(dir, sizeof dir);
+    opt.out_dir = dir;
+    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    read_cube(dir, &c);
+    cr_expect(eq(dbl, c.total, 12.0));
+    cr_expect(eq(sz, rep.ages_filled, 6));
+    cr_expect(eq(sz, rep.margin_mismatches, 0), "%s", rep.text);
+    for (int age = 5; age <= 10; age++) {
+        char line[32];
+        cr_expect(ge(dbl, age_plans(&c, age), 1.0), "age %d", age);
+        cr_expect(le(dbl, age_plans(&c, age), 3.0), "age %d", age);
+        filled += age_plans(&c, age);
+        snprintf(line, sizeof line, "    age %d: %.0f (", age, age_plans(&c, age));
+        cr_expect(ne(ptr, strstr(rep.text, line), NULL), "%s not in %s", line, rep.text);
+    }
+    cr_expect(eq(dbl, filled, 7.0));
+    cr_expect(ge(dbl, c.as[7][SET_MS], 1.0));
+    for (int age = 0; age <= 25; age++)
+        if (age < 4 || age > 11)
+            cr_expect(eq(dbl, age_plans(&c, age), 0.0), "age %d was published as 0", age);
+    cr_expect(ne(ptr, strstr(rep.text, "England's ages"), NULL), "%s", rep.text);
+    check_margins(dir, EDGE "/sparse", "997", rep.base_year);   /* published cells, zeros too */
+    import_report_free(&rep);
+}
+
+/* The age rows add up to 20 but the total is 22: the 2 go to the one suppressed cell (age 5
+ * MS, 6 by its age total), every published cell stays as published, zeros included. */
+Test(import, plans_no_age_row_holds_go_to_suppressed_cells_never_to_published_zeros)
+{
+    import_options opt = { "999", EDGE "/ages-short", NULL, NULL, NULL };
+    import_report rep;
+    sim_error err;
+    char dir[64];
+    cube c;
+
+    make_tmp(dir, sizeof dir);
+    opt.out_dir = dir;
+    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    read_cube(dir, &c);
+    cr_expect(eq(dbl, c.total, 22.0));
+    cr_expect(eq(dbl, c.as[5][SET_MS], 8.0));
+    cr_expect(eq(dbl, c.as[5][SET_RP] + c.as[5][SET_SS], 4.0));
+    cr_expect(eq(dbl, c.as[12][SET_MS] + c.as[12][SET_SS] + c.as[12][SET_IS], 8.0));
+    cr_expect(eq(dbl, c.as[0][SET_EY] + c.as[1][SET_EY] + c.as[2][SET_EY], 2.0));
+    cr_expect(ne(ptr, strstr(rep.text, "age x placement cells vs All EHC plans: published 20, "
+                             "reconciled to 22"), NULL), "%s", rep.text);
+    import_report_free(&rep);
+}
+
 /* ---- error paths through the binary -------------------------------------------------- */
 
 static th_result res;
@@ -459,12 +578,126 @@ Test(import, unknown_la_exits_65_naming_the_nearest_matches)
 
     make_tmp(dir, sizeof dir);
     snprintf(out, sizeof out, "%s/out", dir);
-    th_run((const char *[]){ "import", "--la", "Testboro", "--sen2", FIX "/sen2", "--out", out,
+    th_run((const char *[]){ "import", "--la", "Testbrough", "--sen2", FIX "/sen2", "--out", out,
                           NULL }, &res);
     cr_expect(eq(int, res.code, 65));
-    cr_expect(ne(ptr, strstr(res.err, "Testboro'"), NULL), "%s", res.err);
+    cr_expect(ne(ptr, strstr(res.err, "Testbrough'"), NULL), "%s", res.err);
     cr_expect(ne(ptr, strstr(res.err, "Testborough (999, E09999999)"), NULL), "%s", res.err);
+    cr_expect(ne(ptr, strstr(res.err, "la_name, old_la_code or new_la_code"), NULL), "%s", res.err);
     cr_expect(eq(sz, files_in(out), 0));
+}
+
+/* A typo of the first word of "Smallton, City of" is nearest to it, not to short names. */
+Test(import, unknown_la_suggests_an_la_whose_name_has_a_word_like_it)
+{
+    char dir[64], out[96];
+
+    make_tmp(dir, sizeof dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    th_run((const char *[]){ "import", "--la", "Smalton", "--sen2", EDGE "/sparse", "--out", out,
+                          NULL }, &res);
+    cr_expect(eq(int, res.code, 65));
+    cr_expect(ne(ptr, strstr(res.err, "nearest: Smallton, City of (997, E06999997)"), NULL),
+              "%s", res.err);
+    cr_expect(ne(ptr, strstr(res.err, "caseload.csv"), NULL), "%s", res.err);
+    cr_expect(eq(sz, files_in(out), 0));
+}
+
+/* "Smallton" starts a word only in "Smallton, City of" (it is inside "Bismallton"); any case. */
+Test(import, part_of_an_la_name_picks_the_one_la_it_starts_a_word_of)
+{
+    import_options opt = { "smallton", EDGE "/sparse", NULL, NULL, NULL };
+    import_report rep;
+    sim_error err;
+    char dir[64];
+
+    make_tmp(dir, sizeof dir);
+    opt.out_dir = dir;
+    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    cr_expect(eq(str, rep.area_code, "E06999997"));
+    cr_expect(ne(ptr, strstr(rep.text, "--la 'smallton' is taken as Smallton, City of"), NULL),
+              "%s", rep.text);
+    import_report_free(&rep);
+    opt.la = "ismallt";                              /* inside a word of one LA only */
+    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_EDATA));   /* Bismallton: no base year */
+    cr_expect(ne(ptr, strstr(err.msg, "Bismallton"), NULL), "%s", err.msg);
+    import_report_free(&rep);
+}
+
+Test(import, part_of_a_name_shared_by_several_las_lists_them)
+{
+    char dir[64], out[96];
+
+    make_tmp(dir, sizeof dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    th_run((const char *[]){ "import", "--la", "Smallshire", "--sen2", EDGE "/sparse", "--out",
+                          out, NULL }, &res);
+    cr_expect(eq(int, res.code, 65));
+    cr_expect(ne(ptr, strstr(res.err, "'Smallshire' matches 2 local authorities"), NULL), "%s",
+              res.err);
+    cr_expect(ne(ptr, strstr(res.err, "North Smallshire (996, E10999996)"), NULL), "%s", res.err);
+    cr_expect(ne(ptr, strstr(res.err, "South Smallshire (995, E10999995)"), NULL), "%s", res.err);
+    cr_expect(ne(ptr, strstr(res.err, "la_name, old_la_code or new_la_code"), NULL), "%s", res.err);
+    cr_expect(eq(sz, files_in(out), 0));
+}
+
+Test(import, la_with_spaces_around_it_is_trimmed)
+{
+    import_options opt = { " \t997 ", EDGE "/sparse", NULL, NULL, NULL };
+    import_report rep;
+    sim_error err;
+    char dir[64];
+
+    make_tmp(dir, sizeof dir);
+    opt.out_dir = dir;
+    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    cr_expect(eq(str, rep.area_name, "Smallton, City of"));
+    import_report_free(&rep);
+}
+
+Test(import, empty_la_is_a_usage_error_exit_64)
+{
+    char dir[64], out[96];
+
+    make_tmp(dir, sizeof dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    for (const char *const *la = (const char *const[]){ "", "   ", NULL }; *la; la++) {
+        th_run((const char *[]){ "import", "--la", *la, "--sen2", FIX "/sen2", "--out", out,
+                              NULL }, &res);
+        cr_expect(eq(int, res.code, 64), "--la '%s': %s", *la, res.err);
+        cr_expect(ne(ptr, strstr(res.err, "--la is empty"), NULL), "%s", res.err);
+        cr_expect(eq(ptr, strstr(res.err, "nearest"), NULL), "%s", res.err);
+        cr_expect(eq(sz, files_in(out), 0));
+    }
+}
+
+/* 928 Northamptonshire is in the 2022 release only: the message says so instead of offering
+ * unrelated LAs. */
+Test(import, la_only_in_the_older_release_is_named_as_having_no_base_year)
+{
+    char dir[64], out[96];
+
+    make_tmp(dir, sizeof dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    for (const char *const *la = (const char *const[]){ "928", "northamptonshire", NULL }; *la; la++) {
+        th_run((const char *[]){ "import", "--la", *la, "--sen2", FIX "/sen2", "--sen2-2022",
+                              EDGE "/old-release", "--out", out, NULL }, &res);
+        cr_expect(eq(int, res.code, 65), "%s", res.err);
+        cr_expect(ne(ptr, strstr(res.err, "Northamptonshire (928, E10000021) appears only in the "
+                                 "older release"), NULL), "%s", res.err);
+        cr_expect(ne(ptr, strstr(res.err, "last January 2021"), NULL), "%s", res.err);
+        cr_expect(ne(ptr, strstr(res.err, "no base year"), NULL), "%s", res.err);
+        cr_expect(ne(ptr, strstr(res.err, "la_name, old_la_code or new_la_code"), NULL), "%s",
+                  res.err);
+        cr_expect(eq(ptr, strstr(res.err, "Testborough"), NULL), "%s", res.err);
+        cr_expect(eq(sz, files_in(out), 0));
+    }
+    /* a code of the older release that caseload.csv gives under another code */
+    th_run((const char *[]){ "import", "--la", "E09000099", "--sen2", FIX "/sen2", "--sen2-2022",
+                          EDGE "/old-release", "--out", out, NULL }, &res);
+    cr_expect(eq(int, res.code, 65), "%s", res.err);
+    cr_expect(ne(ptr, strstr(res.err, "this caseload.csv has Testborough (999, E09999999)"), NULL),
+              "%s", res.err);
 }
 
 Test(import, missing_file_exits_66_naming_it)
@@ -682,6 +915,24 @@ ParameterizedTest(struct nat_case *c, import, national_like_files_give_identical
         snprintf(b, sizeof b, "%s/%s", nat, *f);
         cr_expect(same_file(a, b), "%s: %s differs", c->la, *f);
     }
+}
+
+/* DfE names some LAs "Bristol, City of", "County Durham", ...: the common part is enough. */
+Test(import, bristol_is_bristol_city_of_in_the_real_files)
+{
+    import_options opt = { "Bristol", SEN2_25, NULL, NULL, NULL };
+    import_report rep;
+    sim_error err;
+    char dir[64];
+
+    if (!have_shared())
+        cr_skip_test("../shared/data is not there: run the tests from the repo root");
+    make_tmp(dir, sizeof dir);
+    opt.out_dir = dir;
+    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    cr_expect(eq(str, rep.area_code, "E06000023"));
+    cr_expect(eq(str, rep.area_name, "Bristol, City of"));
+    import_report_free(&rep);
 }
 
 /* The shipped scenario is what the command in scenarios/hackney/README.md makes. */
