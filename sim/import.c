@@ -1916,6 +1916,7 @@ static void check_existing_ini(imp *s)
     sb_printf(&s->rep, ".\n");
 }
 
+/* The scenario directory, with its parents, as `run --out` makes its own (outdir_make). */
 static sim_status ensure_dir(imp *s)
 {
     struct stat sb;
@@ -1923,10 +1924,7 @@ static sim_status ensure_dir(imp *s)
     if (stat(s->opt->out_dir, &sb) == 0)
         return S_ISDIR(sb.st_mode) ? SIM_OK
                : sim_error_set(s->err, SIM_EIO, s->opt->out_dir, 0, NULL, "is not a directory");
-    if (mkdir(s->opt->out_dir, 0755) != 0)
-        return sim_error_set(s->err, errno == ENOENT ? SIM_ENOENT : SIM_EIO, s->opt->out_dir, 0,
-                             NULL, "cannot create the output directory: %s", strerror(errno));
-    return SIM_OK;
+    return outdir_make(s->opt->out_dir, s->err);
 }
 
 /* What the file bodies below need: the import and the counts it reports. */

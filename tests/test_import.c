@@ -568,6 +568,27 @@ Test(import, plans_no_age_row_holds_go_to_suppressed_cells_never_to_published_ze
     import_report_free(&rep);
 }
 
+Test(import, makes_the_scenario_directory_and_its_missing_parents)
+{
+    import_options opt = { "Testborough", FIX "/sen2", NULL, NULL, NULL };
+    import_report rep;
+    sim_error err;
+    char dir[64], out[128], file[160];
+
+    make_tmp(dir, sizeof dir);
+    snprintf(out, sizeof out, "%s/scenarios/new", dir);
+    opt.out_dir = out;
+    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    snprintf(file, sizeof file, "%s/caseload.csv", out);
+    cr_expect(eq(int, access(file, R_OK), 0));
+    import_report_free(&rep);
+    snprintf(file, sizeof file, "%s/caseload.csv/x", out);   /* a file where a directory is */
+    opt.out_dir = file;
+    cr_expect(eq(int, import_run(&opt, &rep, &err), SIM_EIO));
+    cr_expect(ne(ptr, strstr(err.file, "caseload.csv"), NULL), "%s", err.file);
+    import_report_free(&rep);
+}
+
 /* ---- error paths through the binary -------------------------------------------------- */
 
 static th_result res;
