@@ -18,6 +18,14 @@
  * A point (origin, horizon, band) is scored only when the actual is published and every method
  * has a forecast for it, so every method is scored on exactly the same points.
  *
+ * Short histories (LAs made by reorganisations publish from their first year only): with no
+ * origins and no horizon given, the horizon is the longest up to BACKTEST_DEFAULT_HORIZON that
+ * leaves at least one origin (backtest_default_range). Default origins have 3 years of usable
+ * new plans before them, so their growth is a fitted trend; a given origin with fewer is
+ * fitted with fit.h's growth prior, and the notes say so. An origin whose history cannot be
+ * fitted (fit_scenario's SIM_EDATA) is skipped, and said so in the result's notes and in
+ * backtest_origins.csv; the run fails only when every origin is skipped.
+ *
  * Percentages: ape = 100 |forecast - actual| / actual; pe = 100 (forecast - actual) / actual
  * (positive = over-forecast). The model's point forecast is its median (p50). Quantiles are
  * type 7 (linear interpolation between order statistics), as everywhere in sendsim.
@@ -32,6 +40,9 @@
 #include "fit.h"
 #include "scenario.h"
 #include "status.h"
+
+/* The horizon of a backtest given no horizon: 3 years, as issue 7 scores. */
+enum { BACKTEST_DEFAULT_HORIZON = 3 };
 
 /* Keep backtest_method_code() in step with this enum. */
 typedef enum backtest_method {
@@ -56,7 +67,10 @@ typedef sim_status (*backtest_project_fn)(const scenario *sc, const fit *f, int 
 
 typedef struct backtest_options {
     int  origin_from, origin_to;   /* inclusive; both 0 = the default range (see below) */
-    int  horizon;                  /* years ahead, 1..20 */
+    int  horizon;                  /* years ahead, 1..20; 0 = the default: with the default
+                                      origins the longest horizon up to
+                                      BACKTEST_DEFAULT_HORIZON that has an origin, with given
+                                      origins BACKTEST_DEFAULT_HORIZON */
     long reps;                     /* replications per origin, 10..1,000,000, and
                                       reps x horizon <= 1,000,000 */
     unsigned long seed;            /* origin O uses seed + O, so origins are independent */
@@ -91,18 +105,32 @@ typedef struct backtest_origin_fit {
     int    origin;
     double growth, growth_se, overdispersion;
     int    window_first, window_last;
+    int    growth_prior;           /* 1: too few years of new plans for a trend (fit.h) */
     double base_total;
 } backtest_origin_fit;
 
+/* An origin left out because its history could not be fitted. */
+typedef struct backtest_skip {
+    int       origin;
+    sim_error why;                     /* the fit's error (file, key and message) */
+} backtest_skip;
+
 typedef struct backtest_result {
     int origin_from, origin_to, horizon;
+    int horizon_default;               /* 1 when the horizon was chosen from the history */
     long reps;
     backtest_point *points;            /* every method, every scored point; owned */
     size_t n_points;
     backtest_score *scores;            /* method x {total, bands} x horizon; owned */
     size_t n_scores;
-    backtest_origin_fit *fits;         /* one per origin; owned */
+    backtest_origin_fit *fits;         /* one per fitted origin, in origin order; owned */
     size_t n_fits;
+    backtest_skip *skipped;            /* one per skipped origin, in origin order; owned */
+    size_t n_skipped;
+    char notes[4096];                  /* sentences for the user, one a line ending in '\n',
+                                          "" when there is nothing to say: a horizon shortened
+                                          by the history, origins fitted with no trend, each
+                                          skipped origin and why */
 } backtest_result;
 
 /* The published caseload for ages age_from..age_to in January `year`: a history row with
@@ -126,11 +154,21 @@ sim_status backtest_caseload_by_age(const scenario *sc, int year, double out[SIM
 sim_status backtest_truncate(const scenario *full, int origin, int horizon, long reps,
                              scenario **out, sim_error *err);
 
-/* The default origins: from the first year with five published totals up to it (the trend5
- * method's window) and new plans for at least 3 earlier calendar years, to the last year
- * followed by `horizon` published totals. SIM_EDATA when the range is empty. */
+/* The default origins: from the first year O with five published totals up to it (January
+ * O-4..O, the trend5 method's window) and enough new plans for the growth fit, to the last such
+ * year followed by `horizon` published totals. Enough new plans is what fit_scenario needs
+ * for a growth trend (with fewer it assumes a growth prior): at least 3 calendar years with
+ * usable new plans (rows covering ages 0-25 that add up to at least one plan) among the
+ * trend_window years ending at the latest year before O with any new plans. SIM_EDATA when the range is empty, with `err` naming the censuses and new-plan years
+ * the history has and what an origin needs. */
 sim_status backtest_default_origins(const scenario *full, int horizon, int *from, int *to,
                                     sim_error *err);
+
+/* The default horizon and origins: the longest horizon *horizon <= max_horizon for which
+ * backtest_default_origins() finds an origin, and those origins. SIM_EDATA (err as
+ * backtest_default_origins() gives it for horizon 1) when not even horizon 1 has one. */
+sim_status backtest_default_range(const scenario *full, int max_horizon, int *horizon,
+                                  int *from, int *to, sim_error *err);
 
 /* A naive forecast of y at origin + h from the series y[i] = value of year first_year + i
  * (NaN = not published), using only years <= origin. Returns NaN when the method lacks the
@@ -147,18 +185,23 @@ void backtest_score_points(const backtest_point *points, size_t n_points, backte
                            int bands, int horizon, backtest_score *out);
 
 /* Run the backtest of `full` with options `o`. Fills *out (caller frees with
- * backtest_result_free). SIM_EUSAGE for options out of range (origins outside the published
- * history), SIM_EDATA when an origin cannot be fitted (err names the origin), or the
- * projector's status. */
+ * backtest_result_free). An origin whose census has no age partition or whose fit returns
+ * SIM_EDATA is skipped (out->skipped, out->notes). Returns SIM_EUSAGE for options out of range
+ * (origins outside the published history), SIM_EDATA when the history has no default origin
+ * (see backtest_default_origins) or every origin is skipped (err gives the first reason), any
+ * other fit failure (err names the origin), or the projector's status. On failure *out holds
+ * nothing to free. */
 sim_status backtest_run(const scenario *full, const backtest_options *o, backtest_result *out,
                         sim_error *err);
 
 void backtest_result_free(backtest_result *r);
 
-/* Write DIR/backtest.csv (model points), DIR/backtest_summary.csv (scores) and
- * DIR/backtest_points.csv (every method's points), each to a temporary name in DIR, all three
- * renamed into place once complete (outdir_write). DIR must exist. SIM_EIO with `err` naming
- * the file on failure; no partial file is left behind. */
+/* Write DIR/backtest.csv (model points), DIR/backtest_summary.csv (scores),
+ * DIR/backtest_points.csv (every method's points) and DIR/backtest_origins.csv
+ * (`origin,status,base_total,growth,growth_se,overdispersion,window_first,window_last,reason`:
+ * each origin `fitted`, with its fit (reason empty, or saying that no trend could be fitted),
+ * or `skipped`, with NA and the reason), each to a temporary name in DIR, all four renamed
+ * into place once complete (outdir_write). DIR must exist. SIM_EIO with `err` naming the file on failure; no partial file is left behind. */
 sim_status backtest_write(const backtest_result *r, const char *dir, sim_error *err);
 
 /* The default projector: the Monte Carlo engine (engine.h) with no placer, its state summed

@@ -127,4 +127,10 @@ typedef struct fit {
  * failure *out is untouched. Deterministic; allocates nothing the caller must free. */
 sim_status fit_scenario(const scenario *sc, fit *out, sim_error *err);
 
+/* The new plans of calendar `year` in sc's history as a 0-25 total, as the fit reads them: the
+ * 0-25 row, else the sum of rows that cover every age; negative when the rows leave an age out
+ * or there are none. The growth fit uses a year only when this is at least 1 (the backtest
+ * screens its origins with it). */
+double fit_newplans_total(const scenario *sc, int year);
+
 #endif /* SENDSIM_FIT_H */

@@ -1,7 +1,9 @@
 /* backtest.c - rolling-origin backtest of the model against naive forecasts. */
 #include "backtest.h"
 
+#include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +209,9 @@ sim_status backtest_truncate(const scenario *full, int origin, int horizon, long
     for (int s = 0; s < SIM_N_SETTINGS; s++)
         for (int p = 0; p < SIM_N_PHASES; p++)
             t->cost[s][p] = -1.0;
+    for (size_t i = 0; i < full->n_files; i++)      /* so that the fit's errors name it */
+        if (strcmp(full->files[i].role, "history") == 0)
+            t->files[t->n_files++] = full->files[i];
 
     t->history = xmalloc((full->n_history ? full->n_history : 1) * sizeof *t->history);
     for (size_t i = 0; i < full->n_history; i++) {
@@ -222,6 +227,21 @@ sim_status backtest_truncate(const scenario *full, int origin, int horizon, long
 }
 
 /* ---- origins --------------------------------------------------------------------------- */
+
+/* Years of usable new plans a default origin needs before it: the growth fit's trend needs
+ * 3 (with fewer, fit_scenario assumes growth 0 instead), and the backtest scores the fitted
+ * model, so the default origins start where a trend can be fitted. */
+enum { BT_TREND_YEARS = 3 };
+
+
+/* The history file as opened, for error messages. */
+static const char *history_path(const scenario *sc)
+{
+    for (size_t i = 0; i < sc->n_files; i++)
+        if (strcmp(sc->files[i].role, "history") == 0)
+            return sc->files[i].path;
+    return "history.csv";
+}
 
 static int year_range(const scenario *sc, int *first, int *last)
 {
@@ -245,21 +265,140 @@ static int total_published(const scenario *sc, int year)
     return backtest_published(sc, year, 0, SIM_MAX_AGE, &v);
 }
 
-/* Distinct calendar years with new plans published, up to `last`. */
-static int flow_years(const scenario *sc, int last)
+/* Whether the new plans of calendar `year` enter the growth fit (fit_newplans_total): a
+ * single band, or bands that leave an age out, do not make a usable year. */
+static int newplans_usable(const scenario *sc, int year)
 {
-    int seen[256] = {0}, n = 0;
+    return fit_newplans_total(sc, year) >= 1.0;
+}
+
+/* The latest calendar year before `origin` with any new plans published, or -1. */
+static int latest_flow_year(const scenario *sc, int origin)
+{
+    int last = -1;
+
     for (size_t i = 0; i < sc->n_history; i++) {
         const hist_row *h = &sc->history[i];
-        if (h->measure != MEASURE_NEW_PLANS || h->year > last || h->year < 1900 ||
-            h->year >= 1900 + 256)
-            continue;
-        if (!seen[h->year - 1900]) {
-            seen[h->year - 1900] = 1;
-            n++;
-        }
+        if (h->measure == MEASURE_NEW_PLANS && h->year <= origin - 1 && h->year > last)
+            last = h->year;
     }
+    return last;
+}
+
+/* Years with usable new plans in the growth fit's window at `origin`: the trend_window
+ * calendar years ending at the latest year before `origin` with any new plans, as
+ * fit_scenario will see them in the history cut at `origin`. */
+static int fit_years(const scenario *sc, int origin)
+{
+    int last = latest_flow_year(sc, origin), n = 0;
+    int w = sc->trend_window > 0 ? sc->trend_window : 1;
+
+    for (int y = last - w + 1; last >= 0 && y <= last; y++)
+        n += newplans_usable(sc, y);
     return n;
+}
+
+/* Whether `origin` has the history an origin needs before it: the totals of January
+ * origin-4..origin (trend5's window) and BT_TREND_YEARS of new plans for the growth fit. */
+static int origin_has_past(const scenario *sc, int origin)
+{
+    for (int y = origin - 4; y <= origin; y++)
+        if (!total_published(sc, y))
+            return 0;
+    return fit_years(sc, origin) >= BT_TREND_YEARS;
+}
+
+/* How many of the totals of January origin+1, origin+2, ... are published in a row, up to
+ * `max`. */
+static int origin_ahead(const scenario *sc, int origin, int max)
+{
+    int n = 0;
+
+    while (n < max && total_published(sc, origin + n + 1))
+        n++;
+    return n;
+}
+
+/* "2010-2015, 2018" for the years first..last where flag[year - first] is set ("none" when
+ * none); cut short with "..." when it does not fit in buf[size]. */
+static void years_text(const int *flag, int first, int last, char *buf, size_t size)
+{
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (int y = first; y <= last; y++) {
+        if (!flag[y - first])
+            continue;
+        int end = y;
+        while (end < last && flag[end + 1 - first])
+            end++;
+        int k = end > y ? snprintf(buf + used, size - used, "%s%d-%d", used ? ", " : "", y, end)
+                        : snprintf(buf + used, size - used, "%s%d", used ? ", " : "", y);
+        if (k < 0 || (size_t)k >= size - used) {
+            snprintf(buf + (used < size - 4 ? used : size - 4), 4, "...");
+            return;
+        }
+        used += (size_t)k;
+        y = end;
+    }
+    if (used == 0)
+        snprintf(buf, size, "none");
+}
+
+/* The calendar years with usable new plans (newplans_usable), as years_text gives them. */
+static void usable_flows_text(const scenario *sc, char *buf, size_t size)
+{
+    int last = latest_flow_year(sc, INT_MAX), first = last, *flag;
+
+    if (last < 0) {
+        snprintf(buf, size, "none");
+        return;
+    }
+    for (size_t i = 0; i < sc->n_history; i++)
+        if (sc->history[i].measure == MEASURE_NEW_PLANS && sc->history[i].year < first)
+            first = sc->history[i].year;
+    flag = xcalloc((size_t)(last - first + 1), sizeof *flag);
+    for (int y = first; y <= last; y++)
+        flag[y - first] = newplans_usable(sc, y);
+    years_text(flag, first, last, buf, size);
+    free(flag);
+}
+
+/* The error for no origin at `horizon`: what an origin needs, the censuses and new-plan years
+ * the history has, and how far ahead the origins with enough history before them could go. */
+static sim_status no_origin_error(const scenario *sc, int horizon, int first, int last,
+                                  sim_error *err)
+{
+    int best = -1, *flag = xcalloc((size_t)(last - first + 1), sizeof *flag);
+    char totals[80], flows[80], ready[80], tail[256];
+
+    for (int y = first; y <= last; y++)
+        flag[y - first] = total_published(sc, y);
+    years_text(flag, first, last, totals, sizeof totals);
+    usable_flows_text(sc, flows, sizeof flows);
+    for (int y = first; y <= last; y++) {
+        flag[y - first] = origin_has_past(sc, y);
+        if (flag[y - first] && origin_ahead(sc, y, horizon) > best)
+            best = origin_ahead(sc, y, horizon);
+    }
+    years_text(flag, first, last, ready, sizeof ready);
+    if (best > 0)
+        snprintf(tail, sizeof tail, "; origins %s have that history before them but at most %d "
+                 "total%s after them (expected --horizon %d or less)", ready, best,
+                 best == 1 ? "" : "s", best);
+    else if (best == 0)
+        snprintf(tail, sizeof tail, "; origins %s have that history before them but no total "
+                 "after them", ready);
+    else
+        snprintf(tail, sizeof tail, "; no year has that history before it");
+    free(flag);
+    return sim_error_set(err, SIM_EDATA, history_path(sc), 0, "caseload",
+                         "no origin can be backtested %d year%s ahead: an origin O needs "
+                         "caseload totals (ages 0-25) for January O-4 to O+%d, and new plans "
+                         "covering ages 0-25 in %d of the %d calendar years before it "
+                         "(trend_window) for the growth fit; the history has totals for %s and "
+                         "such new plans for %s%s", horizon, horizon == 1 ? "" : "s", horizon,
+                         BT_TREND_YEARS, sc->trend_window, totals, flows, tail);
 }
 
 sim_status backtest_default_origins(const scenario *full, int horizon, int *from, int *to,
@@ -268,26 +407,34 @@ sim_status backtest_default_origins(const scenario *full, int horizon, int *from
     int first = 0, last = 0, lo = 0, hi = 0;
 
     if (!year_range(full, &first, &last))
-        return sim_error_set(err, SIM_EDATA, "history", 0, "caseload",
+        return sim_error_set(err, SIM_EDATA, history_path(full), 0, "caseload",
                              "the history has no caseload figures to backtest against");
     for (int o = first; o <= last; o++) {
-        int ok = flow_years(full, o - 1) >= 3;
-        for (int y = o - 4; ok && y <= o + horizon; y++)
-            ok = total_published(full, y);
-        if (ok) {
+        if (origin_has_past(full, o) && origin_ahead(full, o, horizon) == horizon) {
             if (!lo)
                 lo = o;
             hi = o;
         }
     }
     if (!lo)
-        return sim_error_set(err, SIM_EDATA, "history", 0, "caseload",
-                             "no origin year has five published totals up to it, new plans "
-                             "for 3 earlier years and %d published totals after it "
-                             "(censuses %d-%d)", horizon, first, last);
+        return no_origin_error(full, horizon, first, last, err);
     *from = lo;
     *to = hi;
     return SIM_OK;
+}
+
+sim_status backtest_default_range(const scenario *full, int max_horizon, int *horizon,
+                                  int *from, int *to, sim_error *err)
+{
+    for (int h = max_horizon; h > 1; h--)
+        if (backtest_default_origins(full, h, from, to, NULL) == SIM_OK) {
+            *horizon = h;
+            return SIM_OK;
+        }
+    sim_status st = backtest_default_origins(full, 1, from, to, err);
+    if (st == SIM_OK)
+        *horizon = 1;
+    return st;
 }
 
 /* ---- naive forecasts and scoring -------------------------------------------------------- */
@@ -507,63 +654,69 @@ static void score_origin(const scenario *full, int origin, int horizon, long rep
     free(series);
 }
 
-/* Check the options against the history and settle the origins [*from, *to] (the default
- * range when both are 0) and the census years [*first, *last]. */
-static sim_status check_run(const scenario *full, const backtest_options *o, int *from,
-                            int *to, int *first, int *last, sim_error *err)
+/* Check the options against the history and settle the horizon *horizon, the origins
+ * [*from, *to] (the default range when both are 0) and the census years [*first, *last]. */
+static sim_status check_run(const scenario *full, const backtest_options *o, int *horizon,
+                            int *from, int *to, int *first, int *last, sim_error *err)
 {
-    if (o->horizon < 1 || o->horizon > 20)
+    int h = o->horizon;
+
+    if (h < 0 || h > 20)
         return sim_error_set(err, SIM_EUSAGE, NULL, 0, "--horizon",
-                             "--horizon %d is out of range (expected 1-20)", o->horizon);
+                             "--horizon %d is out of range (expected 1-20)", h);
     if (o->reps < 10 || o->reps > 1000000)
         return sim_error_set(err, SIM_EUSAGE, NULL, 0, "--reps",
                              "--reps %ld is out of range (expected 10-1000000)", o->reps);
-    if (o->reps * o->horizon > BT_MAX_REP_YEARS)     /* every draw by age is kept */
-        return sim_error_set(err, SIM_EUSAGE, NULL, 0, "--reps",
-                             "--reps %ld x --horizon %d is too large (expected at most %ld "
-                             "replication-years)", o->reps, o->horizon, (long)BT_MAX_REP_YEARS);
     if (!year_range(full, first, last))
-        return sim_error_set(err, SIM_EDATA, "history", 0, "caseload",
+        return sim_error_set(err, SIM_EDATA, history_path(full), 0, "caseload",
                              "the history has no caseload figures to backtest against");
     if (*from == 0 && *to == 0) {
-        sim_status st = backtest_default_origins(full, o->horizon, from, to, err);
+        sim_status st = h > 0 ? backtest_default_origins(full, h, from, to, err)
+                              : backtest_default_range(full, BACKTEST_DEFAULT_HORIZON, &h, from,
+                                                       to, err);
         if (st != SIM_OK)
             return st;
+    } else if (h == 0) {
+        h = BACKTEST_DEFAULT_HORIZON;
     }
+    if (o->reps * h > BT_MAX_REP_YEARS)     /* every draw by age is kept */
+        return sim_error_set(err, SIM_EUSAGE, NULL, 0, "--reps",
+                             "--reps %ld x --horizon %d is too large (expected at most %ld "
+                             "replication-years)", o->reps, h, (long)BT_MAX_REP_YEARS);
     if (*from > *to || *from <= *first || *to >= *last)
         return sim_error_set(err, SIM_EUSAGE, NULL, 0, "--origins",
                              "--origins %d:%d is outside the published history (expected "
                              "FROM <= TO within %d:%d, the censuses %d-%d less one year at "
                              "each end)", *from, *to, *first + 1, *last - 1, *first, *last);
+    *horizon = h;
     return SIM_OK;
 }
 
-/* Fit the history up to `origin`, project it into by_age and record the fit in *of. */
-static sim_status run_origin(const scenario *full, const backtest_options *o, int origin,
-                             double *by_age, backtest_origin_fit *of, sim_error *err)
+/* Fit the history up to `origin`, project it `horizon` years into by_age and record the fit
+ * in *of. *fit_failed is set when the failure came from the cut-down history or its fit
+ * rather than from the projector. */
+static sim_status run_origin(const scenario *full, const backtest_options *o, int horizon,
+                             int origin, double *by_age, backtest_origin_fit *of,
+                             int *fit_failed, sim_error *err)
 {
     backtest_project_fn project = o->project ? o->project : backtest_project_engine;
     scenario *tsc = NULL;
     fit f;
-    sim_status st = backtest_truncate(full, origin, o->horizon, o->reps, &tsc, err);
+    sim_status st = backtest_truncate(full, origin, horizon, o->reps, &tsc, err);
 
-    if (st == SIM_OK) {
-        st = fit_scenario(tsc, &f, err);
-        if (st != SIM_OK && err != NULL) {
-            char msg[sizeof err->msg];
-            snprintf(msg, sizeof msg, "%s", err->msg);
-            snprintf(err->msg, sizeof err->msg, "backtest origin %d: %.480s", origin, msg);
-        }
-    }
     if (st == SIM_OK)
-        st = project(tsc, &f, o->horizon, o->reps, o->seed + (unsigned long)origin, by_age,
+        st = fit_scenario(tsc, &f, err);
+    *fit_failed = st != SIM_OK;
+    if (st == SIM_OK)
+        st = project(tsc, &f, horizon, o->reps, o->seed + (unsigned long)origin, by_age,
                      o->project_ctx, err);
     if (st == SIM_OK) {
         *of = (backtest_origin_fit){ .origin = origin, .growth = f.growth,
                                      .growth_se = f.growth_se,
                                      .overdispersion = f.overdispersion,
                                      .window_first = f.window_first,
-                                     .window_last = f.window_last };
+                                     .window_last = f.window_last,
+                                     .growth_prior = f.growth_prior };
         for (int a = 0; a < SIM_N_AGES; a++)
             of->base_total += tsc->caseload[a][NEED_UNK][SET_UNK];
     }
@@ -571,28 +724,125 @@ static sim_status run_origin(const scenario *full, const backtest_options *o, in
     return st;
 }
 
-sim_status backtest_run(const scenario *full, const backtest_options *o, backtest_result *out,
-                        sim_error *err)
+/* What to say of an origin fitted with fit.h's growth prior. */
+static void prior_note(const backtest_origin_fit *f, char *buf, size_t n)
 {
-    int first = 0, last = 0, from = o->origin_from, to = o->origin_to;
-    points_buf pb = {0};
-    double *by_age;
-    sim_status st;
+    snprintf(buf, n, "too few years of usable new plans before it for a trend, so growth "
+             "%.2f with se %.2f was assumed (fit.h, growth_prior)", f->growth, f->growth_se);
+}
 
-    memset(out, 0, sizeof *out);
-    if ((st = check_run(full, o, &from, &to, &first, &last, err)) != SIM_OK)
-        return st;
-    by_age = xmalloc((size_t)o->reps * (size_t)o->horizon * SIM_N_AGES * sizeof *by_age);
+/* Append a line to r->notes (cut short when full). */
+static void note_add(backtest_result *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void note_add(backtest_result *r, const char *fmt, ...)
+{
+    size_t used = strlen(r->notes);
+    va_list ap;
+
+    if (used + 2 >= sizeof r->notes)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(r->notes + used, sizeof r->notes - used - 1, fmt, ap);
+    va_end(ap);
+    used = strlen(r->notes);
+    r->notes[used] = '\n';
+    r->notes[used + 1] = '\0';
+}
+
+/* The notes of a finished run: a horizon the history shortened, and every skipped origin. */
+static void notes_write(backtest_result *r, int first, int last)
+{
+    if (r->horizon_default && r->horizon < BACKTEST_DEFAULT_HORIZON)
+        note_add(r, "Horizon %d, not the default %d: the history's censuses %d-%d leave no "
+                 "origin with five totals and %d years of new plans before it and %d totals "
+                 "after it.", r->horizon, BACKTEST_DEFAULT_HORIZON, first, last,
+                 BT_TREND_YEARS, BACKTEST_DEFAULT_HORIZON);
+    for (size_t i = 0; i < r->n_fits; i++) {
+        char why[200];
+        if (!r->fits[i].growth_prior)
+            continue;
+        prior_note(&r->fits[i], why, sizeof why);
+        note_add(r, "Origin %d: %s.", r->fits[i].origin, why);
+    }
+    for (size_t i = 0; i < r->n_skipped; i++) {
+        char why[sizeof r->skipped[i].why.msg + 300];
+        sim_error_format(&r->skipped[i].why, why, sizeof why);
+        note_add(r, "Origin %d skipped: %s", r->skipped[i].origin, why);
+    }
+}
+
+/* The error when every origin was skipped: the first origin's reason. */
+static sim_status all_skipped_error(const backtest_result *r, int from, int to, sim_error *err)
+{
+    const sim_error *why = &r->skipped[0].why;
+    char msg[sizeof why->msg];
+
+    snprintf(msg, sizeof msg, "%s", why->msg);
+    if (from == to)
+        return sim_error_set(err, SIM_EDATA, why->file, why->line, why->key,
+                             "backtest origin %d cannot be fitted: %.440s", from, msg);
+    return sim_error_set(err, SIM_EDATA, why->file, why->line, why->key,
+                         "no backtest origin in %d-%d can be fitted; origin %d: %.420s", from,
+                         to, r->skipped[0].origin, msg);
+}
+
+/* Prefix a fit failure's message with its origin. */
+static void name_origin(sim_error *err, int origin)
+{
+    char msg[sizeof err->msg];
+
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    snprintf(err->msg, sizeof err->msg, "backtest origin %d: %.480s", origin, msg);
+}
+
+/* Run every origin from..to into out and pb: a fitted origin is scored, one whose history
+ * cannot be fitted (SIM_EDATA) is skipped with its reason; any other failure stops the run. */
+static sim_status run_origins(const scenario *full, const backtest_options *o, int horizon,
+                              int from, int to, int first, int last, backtest_result *out,
+                              points_buf *pb, sim_error *err)
+{
+    double *by_age = xmalloc((size_t)o->reps * (size_t)horizon * SIM_N_AGES * sizeof *by_age);
+    sim_status st = SIM_OK;
+
     out->fits = xcalloc((size_t)(to - from + 1), sizeof *out->fits);
+    out->skipped = xcalloc((size_t)(to - from + 1), sizeof *out->skipped);
     for (int origin = from; origin <= to && st == SIM_OK; origin++) {
-        st = run_origin(full, o, origin, by_age, &out->fits[out->n_fits], err);
+        sim_error why = { 0 };
+        int fit_failed = 0;
+        st = run_origin(full, o, horizon, origin, by_age, &out->fits[out->n_fits], &fit_failed,
+                        &why);
         if (st == SIM_OK) {
             out->n_fits++;
-            score_origin(full, origin, o->horizon, o->reps, by_age, first, last - first + 1,
-                         &pb);
+            score_origin(full, origin, horizon, o->reps, by_age, first, last - first + 1, pb);
+        } else if (fit_failed && st == SIM_EDATA) {   /* too little history: skip it */
+            out->skipped[out->n_skipped].origin = origin;
+            out->skipped[out->n_skipped++].why = why;
+            st = SIM_OK;
+        } else {
+            if (fit_failed)
+                name_origin(&why, origin);
+            if (err != NULL)
+                *err = why;
         }
     }
     free(by_age);
+    if (st == SIM_OK && out->n_fits == 0)
+        st = all_skipped_error(out, from, to, err);
+    return st;
+}
+
+sim_status backtest_run(const scenario *full, const backtest_options *o, backtest_result *out,
+                        sim_error *err)
+{
+    int first = 0, last = 0, from = o->origin_from, to = o->origin_to, horizon = 0;
+    points_buf pb = {0};
+    sim_status st;
+
+    memset(out, 0, sizeof *out);
+    if ((st = check_run(full, o, &horizon, &from, &to, &first, &last, err)) != SIM_OK)
+        return st;
+    st = run_origins(full, o, horizon, from, to, first, last, out, &pb, err);
     if (st != SIM_OK) {
         free(pb.p);
         backtest_result_free(out);
@@ -600,16 +850,18 @@ sim_status backtest_run(const scenario *full, const backtest_options *o, backtes
     }
     out->origin_from = from;
     out->origin_to = to;
-    out->horizon = o->horizon;
+    out->horizon = horizon;
+    out->horizon_default = o->horizon == 0 && o->origin_from == 0 && o->origin_to == 0;
     out->reps = o->reps;
     out->points = pb.p;
     out->n_points = pb.n;
-    out->scores = xcalloc((size_t)BT_N_METHODS * 2 * (size_t)o->horizon, sizeof *out->scores);
+    out->scores = xcalloc((size_t)BT_N_METHODS * 2 * (size_t)horizon, sizeof *out->scores);
     for (int bands = 0; bands <= 1; bands++)
         for (int m = 0; m < BT_N_METHODS; m++)
-            for (int h = 1; h <= o->horizon; h++)
+            for (int h = 1; h <= horizon; h++)
                 backtest_score_points(pb.p, pb.n, (backtest_method)m, bands, h,
                                       &out->scores[out->n_scores++]);
+    notes_write(out, first, last);
     return SIM_OK;
 }
 
@@ -620,6 +872,7 @@ void backtest_result_free(backtest_result *r)
     free(r->points);
     free(r->scores);
     free(r->fits);
+    free(r->skipped);
     memset(r, 0, sizeof *r);
 }
 
@@ -694,13 +947,57 @@ static sim_status write_points(FILE *fp, const void *arg)
     return ferror(fp) ? SIM_EIO : SIM_OK;
 }
 
+/* A CSV field in double quotes, inner quotes doubled. */
+static void put_quoted(FILE *fp, const char *s)
+{
+    fputc('"', fp);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', fp);
+        fputc(*s, fp);
+    }
+    fputc('"', fp);
+}
+
+static sim_status write_origins(FILE *fp, const void *arg)
+{
+    const backtest_result *r = arg;
+    size_t i = 0, k = 0;
+
+    fputs("origin,status,base_total,growth,growth_se,overdispersion,window_first,window_last,"
+          "reason\n", fp);
+    while (i < r->n_fits || k < r->n_skipped) {     /* both lists are in origin order */
+        if (k >= r->n_skipped || (i < r->n_fits && r->fits[i].origin < r->skipped[k].origin)) {
+            const backtest_origin_fit *f = &r->fits[i++];
+            fprintf(fp, "%d,fitted,%.0f,%.4f,%.4f,%.4f,%d,%d,", f->origin, f->base_total,
+                    f->growth, f->growth_se, f->overdispersion, f->window_first,
+                    f->window_last);
+            if (f->growth_prior) {
+                char why[200];
+                prior_note(f, why, sizeof why);
+                put_quoted(fp, why);
+            }
+            fputc('\n', fp);
+        } else {
+            const backtest_skip *s = &r->skipped[k++];
+            char why[sizeof s->why.msg + 300];
+            sim_error_format(&s->why, why, sizeof why);
+            fprintf(fp, "%d,skipped,NA,NA,NA,NA,NA,NA,", s->origin);
+            put_quoted(fp, why);
+            fputc('\n', fp);
+        }
+    }
+    return ferror(fp) ? SIM_EIO : SIM_OK;
+}
+
 sim_status backtest_write(const backtest_result *r, const char *dir, sim_error *err)
 {
-    const outdir_file files[3] = { { "backtest.csv", write_model, r },
+    const outdir_file files[4] = { { "backtest.csv", write_model, r },
                                    { "backtest_summary.csv", write_summary, r },
-                                   { "backtest_points.csv", write_points, r } };
+                                   { "backtest_points.csv", write_points, r },
+                                   { "backtest_origins.csv", write_origins, r } };
 
-    return outdir_write(dir, files, 3, err);
+    return outdir_write(dir, files, 4, err);
 }
 
 /* ---- the engine as projector ---------------------------------------------------------- */

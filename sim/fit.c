@@ -1078,6 +1078,30 @@ static void src_by_age(fit *f, const char *what, const double *v, const char *fm
     src_add(f, "%s", line);
 }
 
+/* The base-year caseload by age, the profile that splits bands. */
+static void base_profile(const scenario *sc, double *base)
+{
+    for (int a = 0; a < NA; a++) {
+        base[a] = 0.0;
+        for (int k = 0; k < SIM_N_NEEDS; k++)
+            base[a] += sum_range(sc->caseload[a][k], 0, SIM_N_SETTINGS - 1);
+    }
+}
+
+double fit_newplans_total(const scenario *sc, int year)
+{
+    ctx c;
+    double t;
+
+    memset(&c, 0, sizeof c);
+    c.sc = sc;
+    c.rows = xmalloc((sc->n_history + 1) * sizeof *c.rows);
+    base_profile(sc, c.base);
+    t = newplans_total(&c, year);
+    free(c.rows);
+    return t;
+}
+
 sim_status fit_scenario(const scenario *sc, fit *out, sim_error *err)
 {
     fit f;
@@ -1091,9 +1115,7 @@ sim_status fit_scenario(const scenario *sc, fit *out, sim_error *err)
     c.sc = sc;
     c.err = err;
     c.rows = xmalloc((sc->n_history + 1) * sizeof *c.rows);
-    for (int a = 0; a < NA; a++)
-        for (int k = 0; k < SIM_N_NEEDS; k++)
-            c.base[a] += sum_range(sc->caseload[a][k], 0, SIM_N_SETTINGS - 1);
+    base_profile(sc, c.base);
     f.base_year = sc->base_year;
     st = fit_growth(&c, &f, &t);
     if (st == SIM_OK) {

@@ -360,7 +360,7 @@ static int backtest_parse(int argc, char **argv, backtest_args *b)
 
 static int cmd_backtest(int argc, char **argv)
 {
-    backtest_args b = { .o = { .horizon = 3, .reps = 2000, .seed = 1 } };
+    backtest_args b = { .o = { .horizon = 0, .reps = 2000, .seed = 1 } };   /* 0: by history */
     char dir[1024];
     size_t threads;
     backtest_result r;
@@ -387,9 +387,11 @@ static int cmd_backtest(int argc, char **argv)
     } else {
         printf("Backtest of %s: origins %d-%d, horizons 1-%d, %ld replications\n", sc->name,
                r.origin_from, r.origin_to, r.horizon, r.reps);
+        fputs(r.notes, stdout);        /* a shortened horizon, skipped origins; often "" */
         print_scores(&r, 0);
         print_scores(&r, 1);
-        printf("Wrote %s/backtest.csv, backtest_summary.csv, backtest_points.csv\n", dir);
+        printf("Wrote %s/backtest.csv, backtest_summary.csv, backtest_points.csv, "
+               "backtest_origins.csv\n", dir);
     }
     backtest_result_free(&r);
     scenario_free(sc);

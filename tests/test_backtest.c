@@ -415,7 +415,9 @@ Test(backtest, same_seed_gives_the_same_points_and_origins_outside_history_are_r
     cr_expect(ne(ptr, strstr(err.msg, "--origins"), NULL), "%s", err.msg);
     o.origin_from = 2020;
     o.origin_to = 2021;
-    o.horizon = 0;
+    o.horizon = 21;
+    cr_expect(eq(int, backtest_run(sc, &o, &a, &err), SIM_EUSAGE));
+    o.horizon = -1;
     cr_expect(eq(int, backtest_run(sc, &o, &a, &err), SIM_EUSAGE));
     o.horizon = 2;
     o.reps = 5;
@@ -493,6 +495,245 @@ Test(backtest, model_points_come_from_the_projector_and_are_written_atomically)
     scenario_free(sc);
 }
 
+/* ---- short histories and origins that cannot be fitted ---------------------------------- */
+
+/* Remove the rows of measure `m` for calendar years first..last. */
+static void drop(scenario *sc, hist_measure m, int first, int last)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < sc->n_history; i++) {
+        const hist_row *h = &sc->history[i];
+        if (h->measure != m || h->year < first || h->year > last)
+            sc->history[n++] = *h;
+    }
+    sc->n_history = n;
+}
+
+/* Whether `text` holds `part`. */
+static int has(const char *text, const char *part)
+{
+    return strstr(text, part) != NULL;
+}
+
+/* An LA created by a reorganisation publishes from its first year only; five totals before an
+ * origin and `horizon` after it leave the default horizon what the years allow. */
+Test(backtest, default_range_shortens_the_horizon_to_what_a_short_history_allows)
+{
+    static const struct { int first, horizon, from, to; } cases[] = {
+        { 2016, 3, 2020, 2022 },    /* ten censuses: the full default */
+        { 2019, 2, 2023, 2023 },    /* seven (North Northamptonshire, from 2018/19) */
+        { 2020, 1, 2024, 2024 },    /* six */
+    };
+
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        scenario *sc = exponential_world(0.05, cases[k].first, 2025);
+        int h = 0, from = 0, to = 0;
+        cr_assert(eq(int, backtest_default_range(sc, BACKTEST_DEFAULT_HORIZON, &h, &from, &to,
+                                                 NULL), SIM_OK), "from %d", cases[k].first);
+        cr_expect(eq(int, h, cases[k].horizon), "from %d", cases[k].first);
+        cr_expect(eq(int, from, cases[k].from), "from %d", cases[k].first);
+        cr_expect(eq(int, to, cases[k].to), "from %d", cases[k].first);
+        scenario_free(sc);
+    }
+
+    /* five censuses: not even horizon 1, and the error says what there is and what is needed */
+    scenario *sc = exponential_world(0.05, 2021, 2025);
+    sim_error err = { 0 };
+    int h = 0, from = 0, to = 0;
+    cr_expect(eq(int, backtest_default_range(sc, 3, &h, &from, &to, &err), SIM_EDATA));
+    cr_expect(has(err.msg, "totals for 2021-2025"), "%s", err.msg);
+    cr_expect(has(err.msg, "new plans for 2021-2024"), "%s", err.msg);
+    cr_expect(has(err.msg, "January O-4 to O+1"), "%s", err.msg);
+    cr_expect(has(err.msg, "origins 2025 have that history before them but no total after"),
+              "%s", err.msg);
+    scenario_free(sc);
+}
+
+Test(backtest, default_run_on_a_short_history_says_its_horizon_and_an_explicit_one_is_refused)
+{
+    scenario *sc = exponential_world(0.05, 2019, 2025);
+    backtest_options o = { .reps = 50, .seed = 5, .project = flat_projector };
+    backtest_result r;
+    sim_error err = { 0 };
+
+    cr_assert(eq(int, backtest_run(sc, &o, &r, &err), SIM_OK), "%s", err.msg);
+    cr_expect(eq(int, r.horizon, 2));
+    cr_expect(eq(int, r.horizon_default, 1));
+    cr_expect(eq(int, r.origin_from, 2023));
+    cr_expect(eq(int, r.origin_to, 2023));
+    cr_expect(eq(sz, r.n_skipped, 0));
+    cr_expect(has(r.notes, "Horizon 2, not the default 3"), "%s", r.notes);
+    cr_expect(has(r.notes, "2019-2025"), "%s", r.notes);
+    backtest_result_free(&r);
+
+    o.horizon = 3;                   /* asked for: refused, naming the years */
+    cr_expect(eq(int, backtest_run(sc, &o, &r, &err), SIM_EDATA));
+    cr_expect(has(err.msg, "3 years ahead"), "%s", err.msg);
+    cr_expect(has(err.msg, "origins 2023-2025"), "%s", err.msg);
+    cr_expect(has(err.msg, "expected --horizon 2 or less"), "%s", err.msg);
+
+    o.horizon = 0;                   /* origins given: the default horizon, no note */
+    o.origin_from = 2021;
+    o.origin_to = 2022;
+    cr_assert(eq(int, backtest_run(sc, &o, &r, &err), SIM_OK), "%s", err.msg);
+    cr_expect(eq(int, r.horizon, BACKTEST_DEFAULT_HORIZON));
+    cr_expect(eq(int, r.horizon_default, 0));
+    cr_expect(not(has(r.notes, "Horizon")), "%s", r.notes);
+    backtest_result_free(&r);
+    scenario_free(sc);
+}
+
+/* DfE suppresses the small bands of a small LA: a year with one band, or with bands adding up
+ * to nothing, gives the growth fit nothing, and the default origins must know it (else the
+ * fit finds too few years). Bands covering 0-25 with no total row do count. */
+Test(backtest, default_origins_count_only_new_plan_years_the_growth_fit_can_use)
+{
+    scenario *sc = noisy_world(0.05, 2008, 2025, 17UL);
+    size_t n = 0;
+    int from = 0, to = 0;
+
+    for (size_t i = 0; i < sc->n_history; i++) {
+        hist_row h = sc->history[i];
+        int flow = h.measure == MEASURE_NEW_PLANS, total = h.age_from == 0 && h.age_to == TOP;
+        if (flow && h.year <= 2013 && h.age_to != 4)
+            continue;                               /* 2008-2013: the 0-4 band alone */
+        if (flow && (h.year == 2014 || h.year == 2015) && total)
+            continue;                               /* 2014-2015: bands, no total */
+        if (flow && h.year == 2014)
+            h.count = 0.0;                          /* 2014: every band 0 */
+        sc->history[n++] = h;
+    }
+    sc->n_history = n;
+
+    cr_assert(eq(int, backtest_default_origins(sc, 3, &from, &to, NULL), SIM_OK));
+    /* usable years 2015-2024; the 6-year window before 2018 (2012-2017) holds 3 of them */
+    cr_expect(eq(int, from, 2018), "counting any row of new plans would give 2012");
+    cr_expect(eq(int, to, 2022));
+
+    /* the fit agrees: a trend at 2018, too few years for one at 2017 */
+    for (int origin = 2017; origin <= 2018; origin++) {
+        scenario *t = NULL;
+        fit f;
+        cr_assert(eq(int, backtest_truncate(sc, origin, 3, 50, &t, NULL), SIM_OK));
+        cr_assert(eq(int, fit_scenario(t, &f, NULL), SIM_OK));
+        cr_expect(eq(int, f.growth_prior, origin == 2017), "origin %d", origin);
+        scenario_free(t);
+    }
+    scenario_free(sc);
+}
+
+/* New plans published from 2012 only: the fit at origin 2012 has none and fails (SIM_EDATA);
+ * 2013 and 2014 have one and two years (growth prior); 2015 on have a trend. */
+Test(backtest, an_origin_whose_fit_fails_is_skipped_and_reported)
+{
+    scenario *sc = exponential_world(0.06, 2008, 2025);
+    backtest_options o = { .origin_from = 2012, .origin_to = 2016, .horizon = 2, .reps = 50,
+                           .seed = 9, .project = flat_projector };
+    backtest_result r, ref;
+    sim_error err = { 0 };
+    char dir[] = "/tmp/sendsim-backtest-skip-XXXXXX", path[300], line[1024], cmd[400];
+
+    drop(sc, MEASURE_NEW_PLANS, 2008, 2011);
+    cr_assert(eq(int, backtest_run(sc, &o, &r, &err), SIM_OK), "%s", err.msg);
+    cr_assert(eq(sz, r.n_skipped, 1));
+    cr_expect(eq(int, r.skipped[0].origin, 2012));
+    cr_expect(eq(int, r.skipped[0].why.line, 0));
+    cr_expect(has(r.skipped[0].why.msg, "new_plans"), "%s", r.skipped[0].why.msg);
+    cr_assert(eq(sz, r.n_fits, 4));
+    for (size_t i = 0; i < r.n_fits; i++)
+        cr_expect(eq(int, r.fits[i].growth_prior, r.fits[i].origin <= 2014), "origin %d",
+                  r.fits[i].origin);
+    cr_expect(has(r.notes, "Origin 2012 skipped: history.csv: "), "%s", r.notes);
+    cr_expect(has(r.notes, "Origin 2013: too few years"), "%s", r.notes);
+    for (size_t i = 0; i < r.n_points; i++)
+        cr_expect(ne(int, r.points[i].origin, 2012));
+
+    /* the other origins score exactly as a run without the bad one */
+    o.origin_from = 2013;
+    cr_assert(eq(int, backtest_run(sc, &o, &ref, &err), SIM_OK), "%s", err.msg);
+    cr_assert(eq(sz, ref.n_points, r.n_points));
+    for (size_t i = 0; i < r.n_points; i++)
+        cr_expect(eq(dbl, ref.points[i].p50, r.points[i].p50));
+    backtest_result_free(&ref);
+
+    /* backtest_origins.csv: one row per origin, the skipped one with NA and its reason */
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert(eq(int, backtest_write(&r, dir, &err), SIM_OK), "%s", err.msg);
+    snprintf(path, sizeof path, "%s/backtest_origins.csv", dir);
+    FILE *fp = fopen(path, "r");
+    cr_assert_not_null(fp);
+    cr_assert_not_null(fgets(line, sizeof line, fp));
+    cr_expect(eq(str, line, "origin,status,base_total,growth,growth_se,overdispersion,"
+                            "window_first,window_last,reason\n"));
+    cr_assert_not_null(fgets(line, sizeof line, fp));
+    cr_expect(eq(int, strncmp(line, "2012,skipped,NA,NA,NA,NA,NA,NA,\"history.csv: ", 45), 0),
+              "%s", line);
+    cr_assert_not_null(fgets(line, sizeof line, fp));
+    cr_expect(eq(int, strncmp(line, "2013,fitted,", 12), 0), "%s", line);
+    cr_expect(has(line, "too few years"), "%s", line);
+    size_t rows = 2;
+    while (fgets(line, sizeof line, fp))
+        rows++;
+    fclose(fp);
+    cr_expect(eq(sz, rows, 5));
+    cr_expect(not(has(line, "\"")), "a fitted origin with a trend has no reason: %s", line);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_expect(eq(int, system(cmd), 0));
+    backtest_result_free(&r);
+    scenario_free(sc);
+}
+
+/* Default origins pass the screen, yet the fit of some fails: new plans only for 2005-2007,
+ * censuses from 2010, so no caseload pair has new plans between them, and ceased figures
+ * only from 2016. Those origins are skipped and the rest run. */
+Test(backtest, default_origins_whose_fit_fails_are_skipped)
+{
+    scenario *sc = exponential_world(0.05, 2005, 2025);
+    backtest_options o = { .horizon = 1, .reps = 50, .seed = 2, .project = flat_projector };
+    backtest_result r;
+    sim_error err = { 0 };
+
+    drop(sc, MEASURE_CASELOAD, 2005, 2009);
+    drop(sc, MEASURE_NEW_PLANS, 2008, 2025);
+    add(sc, 2016, 0, TOP, MEASURE_CEASED, 250.0);
+    cr_assert(eq(int, backtest_run(sc, &o, &r, &err), SIM_OK), "%s", err.msg);
+    cr_expect(eq(int, r.origin_from, 2014));
+    cr_expect(eq(int, r.origin_to, 2024));
+    cr_expect(eq(sz, r.n_skipped, 3), "origins 2014-2016 know no ceased figures");
+    for (size_t i = 0; i < r.n_skipped; i++) {
+        cr_expect(eq(int, r.skipped[i].origin, 2014 + (int)i));
+        cr_expect(has(r.skipped[i].why.msg, "ceased"), "%s", r.skipped[i].why.msg);
+    }
+    cr_expect(eq(sz, r.n_fits, 8));
+    cr_expect(has(r.notes, "Origin 2016 skipped"), "%s", r.notes);
+    backtest_result_free(&r);
+    scenario_free(sc);
+}
+
+Test(backtest, no_origin_left_is_a_clear_error)
+{
+    scenario *sc = exponential_world(0.06, 2008, 2025);
+    backtest_options o = { .origin_from = 2009, .origin_to = 2011, .horizon = 2, .reps = 50,
+                           .seed = 9, .project = flat_projector };
+    backtest_result r;
+    sim_error err = { 0 };
+
+    drop(sc, MEASURE_NEW_PLANS, 2008, 2011);
+    cr_expect(eq(int, backtest_run(sc, &o, &r, &err), SIM_EDATA));
+    cr_expect(has(err.msg, "no backtest origin in 2009-2011 can be fitted; origin 2009: "),
+              "%s", err.msg);
+    cr_expect(has(err.msg, "new_plans"), "%s", err.msg);
+    cr_expect(eq(str, err.file, "history.csv"));
+    cr_expect(eq(sz, r.n_points, 0));
+    cr_expect(eq(ptr, r.skipped, NULL), "nothing left to free");
+
+    o.origin_from = 2011;
+    cr_expect(eq(int, backtest_run(sc, &o, &r, &err), SIM_EDATA));
+    cr_expect(has(err.msg, "backtest origin 2011 cannot be fitted: "), "%s", err.msg);
+    scenario_free(sc);
+}
+
 /* ---- the binary ----------------------------------------------------------------------- */
 
 static int run_bin(const char *args, const char *out_file)
@@ -539,6 +780,43 @@ Test(backtest, binary_backtests_real_hackney_history_and_rejects_bad_options)
     cr_expect(eq(int, run_bin(args, log), 64));
     snprintf(args, sizeof args, "backtest %s/none.ini", dir);
     cr_expect(eq(int, run_bin(args, log), 66));
+
+    snprintf(args, sizeof args, "rm -rf '%s'", dir);
+    cr_expect(eq(int, system(args), 0));
+}
+
+/* A short history (tests/data/backtest/short: Hackney's figures from January 2019): the
+ * default backtest shrinks its horizon and says so; an explicit --horizon 3 is refused with
+ * the years named. */
+Test(backtest, binary_backtests_a_short_history_at_the_horizon_it_allows)
+{
+    char dir[] = "/tmp/sendsim-backtest-short-XXXXXX", args[512], log[300], text[4096];
+    const char *ini = "tests/data/backtest/short/scenario.ini";
+
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(log, sizeof log, "%s/log.txt", dir);
+    snprintf(args, sizeof args, "backtest %s --reps 50 --threads 1 --out %s/o", ini, dir);
+    cr_expect(eq(int, run_bin(args, log), 0));
+    FILE *fp = fopen(log, "r");
+    cr_assert_not_null(fp);
+    size_t n = fread(text, 1, sizeof text - 1, fp);
+    text[n] = '\0';
+    fclose(fp);
+    cr_expect(has(text, "origins 2023-2023, horizons 1-2"), "%s", text);
+    cr_expect(has(text, "Horizon 2, not the default 3"), "%s", text);
+    snprintf(args, sizeof args, "%s/o/backtest_origins.csv", dir);
+    cr_expect(eq(int, access(args, R_OK), 0), "no %s", args);
+
+    snprintf(args, sizeof args, "backtest %s --horizon 3 --reps 50 --out %s/o", ini, dir);
+    cr_expect(eq(int, run_bin(args, log), 65));
+    fp = fopen(log, "r");
+    cr_assert_not_null(fp);
+    n = fread(text, 1, sizeof text - 1, fp);
+    text[n] = '\0';
+    fclose(fp);
+    cr_expect(has(text, "history.csv: no origin can be backtested 3 years ahead"), "%s", text);
+    cr_expect(has(text, "totals for 2019-2025"), "%s", text);
+    cr_expect(has(text, "expected --horizon 2 or less"), "%s", text);
 
     snprintf(args, sizeof args, "rm -rf '%s'", dir);
     cr_expect(eq(int, system(args), 0));
