@@ -593,35 +593,39 @@ Test(import, makes_the_scenario_directory_and_its_missing_parents)
 
 static th_result res;
 
-Test(import, unknown_la_exits_65_naming_the_nearest_matches)
+/* Run `sendsim import --la LA --sen2 SEN2 [--sen2-2022 OLD]` into a new directory; expect it to
+ * exit `code` having written nothing. Its stderr is left in res.err. */
+static void import_refused(const char *la, const char *sen2, const char *old, int code)
 {
     char dir[64], out[96];
 
     make_tmp(dir, sizeof dir);
     snprintf(out, sizeof out, "%s/out", dir);
-    th_run((const char *[]){ "import", "--la", "Testbrough", "--sen2", FIX "/sen2", "--out", out,
-                          NULL }, &res);
-    cr_expect(eq(int, res.code, 65));
+    if (old)
+        th_run((const char *[]){ "import", "--la", la, "--sen2", sen2, "--sen2-2022", old,
+                              "--out", out, NULL }, &res);
+    else
+        th_run((const char *[]){ "import", "--la", la, "--sen2", sen2, "--out", out, NULL },
+               &res);
+    cr_expect(eq(int, res.code, code), "--la '%s': %s", la, res.err);
+    cr_expect(eq(sz, files_in(out), 0));
+}
+
+Test(import, unknown_la_exits_65_naming_the_nearest_matches)
+{
+    import_refused("Testbrough", FIX "/sen2", NULL, 65);
     cr_expect(ne(ptr, strstr(res.err, "Testbrough'"), NULL), "%s", res.err);
     cr_expect(ne(ptr, strstr(res.err, "Testborough (999, E09999999)"), NULL), "%s", res.err);
     cr_expect(ne(ptr, strstr(res.err, "la_name, old_la_code or new_la_code"), NULL), "%s", res.err);
-    cr_expect(eq(sz, files_in(out), 0));
 }
 
 /* A typo of the first word of "Smallton, City of" is nearest to it, not to short names. */
 Test(import, unknown_la_suggests_an_la_whose_name_has_a_word_like_it)
 {
-    char dir[64], out[96];
-
-    make_tmp(dir, sizeof dir);
-    snprintf(out, sizeof out, "%s/out", dir);
-    th_run((const char *[]){ "import", "--la", "Smalton", "--sen2", EDGE "/sparse", "--out", out,
-                          NULL }, &res);
-    cr_expect(eq(int, res.code, 65));
+    import_refused("Smalton", EDGE "/sparse", NULL, 65);
     cr_expect(ne(ptr, strstr(res.err, "nearest: Smallton, City of (997, E06999997)"), NULL),
               "%s", res.err);
     cr_expect(ne(ptr, strstr(res.err, "caseload.csv"), NULL), "%s", res.err);
-    cr_expect(eq(sz, files_in(out), 0));
 }
 
 /* "Smallton" starts a word only in "Smallton, City of" (it is inside "Bismallton"); any case. */
@@ -647,19 +651,12 @@ Test(import, part_of_an_la_name_picks_the_one_la_it_starts_a_word_of)
 
 Test(import, part_of_a_name_shared_by_several_las_lists_them)
 {
-    char dir[64], out[96];
-
-    make_tmp(dir, sizeof dir);
-    snprintf(out, sizeof out, "%s/out", dir);
-    th_run((const char *[]){ "import", "--la", "Smallshire", "--sen2", EDGE "/sparse", "--out",
-                          out, NULL }, &res);
-    cr_expect(eq(int, res.code, 65));
+    import_refused("Smallshire", EDGE "/sparse", NULL, 65);
     cr_expect(ne(ptr, strstr(res.err, "'Smallshire' matches 2 local authorities"), NULL), "%s",
               res.err);
     cr_expect(ne(ptr, strstr(res.err, "North Smallshire (996, E10999996)"), NULL), "%s", res.err);
     cr_expect(ne(ptr, strstr(res.err, "South Smallshire (995, E10999995)"), NULL), "%s", res.err);
     cr_expect(ne(ptr, strstr(res.err, "la_name, old_la_code or new_la_code"), NULL), "%s", res.err);
-    cr_expect(eq(sz, files_in(out), 0));
 }
 
 Test(import, la_with_spaces_around_it_is_trimmed)
@@ -678,17 +675,10 @@ Test(import, la_with_spaces_around_it_is_trimmed)
 
 Test(import, empty_la_is_a_usage_error_exit_64)
 {
-    char dir[64], out[96];
-
-    make_tmp(dir, sizeof dir);
-    snprintf(out, sizeof out, "%s/out", dir);
     for (const char *const *la = (const char *const[]){ "", "   ", NULL }; *la; la++) {
-        th_run((const char *[]){ "import", "--la", *la, "--sen2", FIX "/sen2", "--out", out,
-                              NULL }, &res);
-        cr_expect(eq(int, res.code, 64), "--la '%s': %s", *la, res.err);
+        import_refused(*la, FIX "/sen2", NULL, 64);
         cr_expect(ne(ptr, strstr(res.err, "--la is empty"), NULL), "%s", res.err);
         cr_expect(eq(ptr, strstr(res.err, "nearest"), NULL), "%s", res.err);
-        cr_expect(eq(sz, files_in(out), 0));
     }
 }
 
@@ -696,14 +686,8 @@ Test(import, empty_la_is_a_usage_error_exit_64)
  * unrelated LAs. */
 Test(import, la_only_in_the_older_release_is_named_as_having_no_base_year)
 {
-    char dir[64], out[96];
-
-    make_tmp(dir, sizeof dir);
-    snprintf(out, sizeof out, "%s/out", dir);
     for (const char *const *la = (const char *const[]){ "928", "northamptonshire", NULL }; *la; la++) {
-        th_run((const char *[]){ "import", "--la", *la, "--sen2", FIX "/sen2", "--sen2-2022",
-                              EDGE "/old-release", "--out", out, NULL }, &res);
-        cr_expect(eq(int, res.code, 65), "%s", res.err);
+        import_refused(*la, FIX "/sen2", EDGE "/old-release", 65);
         cr_expect(ne(ptr, strstr(res.err, "Northamptonshire (928, E10000021) appears only in the "
                                  "older release"), NULL), "%s", res.err);
         cr_expect(ne(ptr, strstr(res.err, "last January 2021"), NULL), "%s", res.err);
@@ -711,12 +695,9 @@ Test(import, la_only_in_the_older_release_is_named_as_having_no_base_year)
         cr_expect(ne(ptr, strstr(res.err, "la_name, old_la_code or new_la_code"), NULL), "%s",
                   res.err);
         cr_expect(eq(ptr, strstr(res.err, "Testborough"), NULL), "%s", res.err);
-        cr_expect(eq(sz, files_in(out), 0));
     }
     /* a code of the older release that caseload.csv gives under another code */
-    th_run((const char *[]){ "import", "--la", "E09000099", "--sen2", FIX "/sen2", "--sen2-2022",
-                          EDGE "/old-release", "--out", out, NULL }, &res);
-    cr_expect(eq(int, res.code, 65), "%s", res.err);
+    import_refused("E09000099", FIX "/sen2", EDGE "/old-release", 65);
     cr_expect(ne(ptr, strstr(res.err, "this caseload.csv has Testborough (999, E09999999)"), NULL),
               "%s", res.err);
 }
