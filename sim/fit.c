@@ -478,6 +478,16 @@ static double exit_variance(ctx *c, const trend *t, int *n_out, double *sd)
     return ss / (n - 1);
 }
 
+/* 1, having said so in sources, when v comes from [demand] overdispersion, not the fit. */
+static int v_configured(const scenario *sc, fit *f)
+{
+    if (sc->overdispersion < 0.0)
+        return 0;
+    src_add(f, "overdispersion: v = %.4f as configured ([demand] overdispersion)",
+            f->overdispersion);
+    return 1;
+}
+
 /* Too few years of new plans for a trend (an authority created by a reorganisation publishes
  * two or three years): growth 0 with a wide se, so that the bands own up to not knowing. */
 static void growth_prior(ctx *c, fit *f, const trend *t)
@@ -496,10 +506,7 @@ static void growth_prior(ctx *c, fit *f, const trend *t)
             "%d), and a trend needs 3; g = 0 with se %.2f (a wide assumption, not a fit: each "
             "replication draws its own growth, so the bands carry it)", t->n,
             t->n == 1 ? "" : "s", t->first, t->last, sc->trend_window, GROWTH_PRIOR_SE);
-    if (sc->overdispersion >= 0.0)
-        src_add(f, "overdispersion: v = %.4f as configured ([demand] overdispersion)",
-                f->overdispersion);
-    else
+    if (!v_configured(sc, f))
         src_add(f, "overdispersion: v = %.2f assumed, not fitted (too few years; the median "
                 "of 12 LAs' fitted v; set [demand] overdispersion to choose another)",
                 OVERDISPERSION_PRIOR);
@@ -549,10 +556,7 @@ static sim_status fit_growth(ctx *c, fit *f, trend *t)
         src_add(f, "growth: new plans %d left out as misreported (more than %.1f times off "
                 "the robust trend), and so is every rate that would use them (exit scatter, "
                 "cessation, transfers)", t->dropped[i], OUTLIER_FACTOR);
-    if (sc->overdispersion >= 0.0)
-        src_add(f, "overdispersion: v = %.4f as configured ([demand] overdispersion)",
-                f->overdispersion);
-    else
+    if (!v_configured(sc, f))
         src_add(f, "overdispersion: v = %.4f fitted by moments from new plans around the trend "
                 "%d-%d: sum(((N - mu) / mu)^2) / (n - 2) - mean(1 / mu), at least 0",
                 f->overdispersion, f->window_first, f->window_last);

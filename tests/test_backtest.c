@@ -438,6 +438,20 @@ static sim_status flat_projector(const scenario *sc, const fit *f, int horizon, 
     return SIM_OK;
 }
 
+/* dir/name opened for reading, its header line checked against `header`. */
+static FILE *open_csv(const char *dir, const char *name, const char *header)
+{
+    char path[256], line[512];
+    FILE *fp;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    fp = fopen(path, "r");
+    cr_assert_not_null(fp, "%s", path);
+    cr_assert_not_null(fgets(line, sizeof line, fp));
+    cr_expect(eq(str, line, (char *)header));
+    return fp;
+}
+
 Test(backtest, model_points_come_from_the_projector_and_are_written_atomically)
 {
     scenario *sc = exponential_world(0.06, 2008, 2025);
@@ -462,23 +476,16 @@ Test(backtest, model_points_come_from_the_projector_and_are_written_atomically)
 
     cr_assert_not_null(mkdtemp(dir));
     cr_assert(eq(int, backtest_write(&r, dir, &err), SIM_OK), "%s", err.msg);
-    snprintf(path, sizeof path, "%s/backtest.csv", dir);
-    FILE *fp = fopen(path, "r");
-    cr_assert_not_null(fp);
-    cr_assert_not_null(fgets(line, sizeof line, fp));
-    cr_expect(eq(str, line, "origin,horizon,year,band,actual,p025,p10,p50,p90,p975,ape,in80,"
-                            "in95\n"));
+    FILE *fp = open_csv(dir, "backtest.csv", "origin,horizon,year,band,actual,p025,p10,p50,p90,"
+                                             "p975,ape,in80,in95\n");
     size_t rows = 0;
     while (fgets(line, sizeof line, fp))
         rows++;
     fclose(fp);
     /* 2 origins x 2 horizons x (total + 5 bands) */
     cr_expect(eq(sz, rows, 24));
-    snprintf(path, sizeof path, "%s/backtest_summary.csv", dir);
-    fp = fopen(path, "r");
-    cr_assert_not_null(fp);
-    cr_assert_not_null(fgets(line, sizeof line, fp));
-    cr_expect(eq(str, line, "method,horizon,n,mape,median_ape,bias,cover80,cover95\n"));
+    fp = open_csv(dir, "backtest_summary.csv", "method,horizon,n,mape,median_ape,bias,cover80,"
+                                               "cover95\n");
     cr_assert_not_null(fgets(line, sizeof line, fp));
     cr_expect(eq(int, strncmp(line, "model,1,2,", 10), 0), "%s", line);
     fclose(fp);
@@ -632,7 +639,7 @@ Test(backtest, an_origin_whose_fit_fails_is_skipped_and_reported)
                            .seed = 9, .project = flat_projector };
     backtest_result r, ref;
     sim_error err = { 0 };
-    char dir[] = "/tmp/sendsim-backtest-skip-XXXXXX", path[300], line[1024], cmd[400];
+    char dir[] = "/tmp/sendsim-backtest-skip-XXXXXX", line[1024], cmd[400];
 
     drop(sc, MEASURE_NEW_PLANS, 2008, 2011);
     cr_assert(eq(int, backtest_run(sc, &o, &r, &err), SIM_OK), "%s", err.msg);
@@ -660,12 +667,9 @@ Test(backtest, an_origin_whose_fit_fails_is_skipped_and_reported)
     /* backtest_origins.csv: one row per origin, the skipped one with NA and its reason */
     cr_assert_not_null(mkdtemp(dir));
     cr_assert(eq(int, backtest_write(&r, dir, &err), SIM_OK), "%s", err.msg);
-    snprintf(path, sizeof path, "%s/backtest_origins.csv", dir);
-    FILE *fp = fopen(path, "r");
-    cr_assert_not_null(fp);
-    cr_assert_not_null(fgets(line, sizeof line, fp));
-    cr_expect(eq(str, line, "origin,status,base_total,growth,growth_se,overdispersion,"
-                            "window_first,window_last,reason\n"));
+    FILE *fp = open_csv(dir, "backtest_origins.csv", "origin,status,base_total,growth,"
+                                                     "growth_se,overdispersion,window_first,"
+                                                     "window_last,reason\n");
     cr_assert_not_null(fgets(line, sizeof line, fp));
     cr_expect(eq(int, strncmp(line, "2012,skipped,NA,NA,NA,NA,NA,NA,\"history.csv: ", 45), 0),
               "%s", line);

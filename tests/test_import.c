@@ -311,16 +311,23 @@ static void check_margins(const char *out, const char *sen2, const char *old_cod
 
 /* ---- the fixture (always there) ------------------------------------------------------ */
 
+/* Import `opt` into a new directory (dir, n bytes), which must succeed; the caller frees rep. */
+static void import_ok(import_options *opt, char *dir, size_t n, import_report *rep)
+{
+    sim_error err;
+
+    make_tmp(dir, n);
+    opt->out_dir = dir;
+    cr_assert(eq(int, import_run(opt, rep, &err), SIM_OK), "%s", err.msg);
+}
+
 Test(import, fixture_import_reproduces_every_published_margin_of_the_base_year)
 {
     import_options opt = { "Testborough", FIX "/sen2", NULL, FIX "/population.csv", NULL };
     import_report rep;
-    sim_error err;
     char dir[64];
 
-    make_tmp(dir, sizeof dir);
-    opt.out_dir = dir;
-    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    import_ok(&opt, dir, sizeof dir, &rep);
     cr_expect(eq(int, rep.base_year, 2025));           /* 2024 is total-only in the fixture */
     cr_expect(eq(i64, rep.total, 20));
     cr_expect(eq(i64, rep.max_deviation, 0));
@@ -333,12 +340,9 @@ Test(import, suppressed_figures_are_left_out_of_history_never_zero)
 {
     import_options opt = { "999", FIX "/sen2", NULL, NULL, NULL };
     import_report rep;
-    sim_error err;
     char dir[64], path[128], *hist;
 
-    make_tmp(dir, sizeof dir);
-    opt.out_dir = dir;
-    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    import_ok(&opt, dir, sizeof dir, &rep);
     snprintf(path, sizeof path, "%s/history.csv", dir);
     hist = slurp(path, NULL);
     cr_expect(eq(ptr, strstr(hist, "2024,0,2,new_plans"), NULL), "%s", hist);  /* 'c' */
@@ -361,12 +365,9 @@ Test(import, population_keeps_single_ages_and_mid_years_of_the_area_only)
 {
     import_options opt = { "E09999999", FIX "/sen2", NULL, FIX "/population.csv", NULL };
     import_report rep;
-    sim_error err;
     char dir[64], path[128], *pop;
 
-    make_tmp(dir, sizeof dir);
-    opt.out_dir = dir;
-    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    import_ok(&opt, dir, sizeof dir, &rep);
     cr_expect(eq(sz, rep.population_rows, 3 * 26));
     snprintf(path, sizeof path, "%s/population.csv", dir);
     pop = slurp(path, NULL);
@@ -436,12 +437,9 @@ Test(import, margins_that_disagree_are_reconciled_and_reported)
 {
     import_options opt = { "999", FIX "/sen2-mismatch", NULL, NULL, NULL };
     import_report rep;
-    sim_error err;
     char dir[64];
 
-    make_tmp(dir, sizeof dir);
-    opt.out_dir = dir;
-    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    import_ok(&opt, dir, sizeof dir, &rep);
     cr_expect(eq(sz, rep.margin_mismatches, 1));
     cr_expect(ne(ptr, strstr(rep.text, "need x age, age 5: published 11, reconciled to 10"),
                  NULL), "%s", rep.text);
@@ -466,13 +464,10 @@ Test(import, a_suppressed_age_row_gets_its_total_from_the_need_file)
 {
     import_options opt = { "999", EDGE "/suppressed-age", NULL, NULL, NULL };
     import_report rep;
-    sim_error err;
     char dir[64];
     cube c;
 
-    make_tmp(dir, sizeof dir);
-    opt.out_dir = dir;
-    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    import_ok(&opt, dir, sizeof dir, &rep);
     read_cube(dir, &c);
     cr_expect(eq(dbl, c.total, 20.0));
     cr_expect(eq(dbl, age_plans(&c, 12), 8.0));
@@ -490,13 +485,10 @@ Test(import, a_suppressed_age_published_nowhere_takes_what_the_total_leaves)
 {
     import_options opt = { "999", EDGE "/suppressed-age-needs", NULL, NULL, NULL };
     import_report rep;
-    sim_error err;
     char dir[64];
     cube c;
 
-    make_tmp(dir, sizeof dir);
-    opt.out_dir = dir;
-    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    import_ok(&opt, dir, sizeof dir, &rep);
     read_cube(dir, &c);
     cr_expect(eq(dbl, c.total, 20.0));
     cr_expect(eq(dbl, age_plans(&c, 12), 8.0));
@@ -514,14 +506,11 @@ Test(import, an_area_with_most_cells_suppressed_keeps_the_total_and_every_publis
 {
     import_options opt = { "997", EDGE "/sparse", NULL, NULL, NULL };
     import_report rep;
-    sim_error err;
     char dir[64];
     cube c;
     double filled = 0.0;
 
-    make_tmp(dir, sizeof dir);
-    opt.out_dir = dir;
-    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    import_ok(&opt, dir, sizeof dir, &rep);
     read_cube(dir, &c);
     cr_expect(eq(dbl, c.total, 12.0));
     cr_expect(eq(sz, rep.ages_filled, 6));
@@ -550,13 +539,10 @@ Test(import, plans_no_age_row_holds_go_to_suppressed_cells_never_to_published_ze
 {
     import_options opt = { "999", EDGE "/ages-short", NULL, NULL, NULL };
     import_report rep;
-    sim_error err;
     char dir[64];
     cube c;
 
-    make_tmp(dir, sizeof dir);
-    opt.out_dir = dir;
-    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    import_ok(&opt, dir, sizeof dir, &rep);
     read_cube(dir, &c);
     cr_expect(eq(dbl, c.total, 22.0));
     cr_expect(eq(dbl, c.as[5][SET_MS], 8.0));
@@ -636,9 +622,7 @@ Test(import, part_of_an_la_name_picks_the_one_la_it_starts_a_word_of)
     sim_error err;
     char dir[64];
 
-    make_tmp(dir, sizeof dir);
-    opt.out_dir = dir;
-    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    import_ok(&opt, dir, sizeof dir, &rep);
     cr_expect(eq(str, rep.area_code, "E06999997"));
     cr_expect(ne(ptr, strstr(rep.text, "--la 'smallton' is taken as Smallton, City of"), NULL),
               "%s", rep.text);
@@ -663,12 +647,9 @@ Test(import, la_with_spaces_around_it_is_trimmed)
 {
     import_options opt = { " \t997 ", EDGE "/sparse", NULL, NULL, NULL };
     import_report rep;
-    sim_error err;
     char dir[64];
 
-    make_tmp(dir, sizeof dir);
-    opt.out_dir = dir;
-    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    import_ok(&opt, dir, sizeof dir, &rep);
     cr_expect(eq(str, rep.area_name, "Smallton, City of"));
     import_report_free(&rep);
 }
@@ -811,14 +792,11 @@ ParameterizedTest(struct area_case *c, import, every_shared_area_matches_dfe_mar
 {
     import_options opt = { c->la, SEN2_25, SEN2_22, NULL, NULL };
     import_report rep;
-    sim_error err;
     char dir[64];
 
     if (!have_shared())
         cr_skip_test("../shared/data is not there: run the tests from the repo root");
-    make_tmp(dir, sizeof dir);
-    opt.out_dir = dir;
-    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    import_ok(&opt, dir, sizeof dir, &rep);
     check_margins(dir, SEN2_25, c->old_code, rep.base_year);
     cr_expect(le(i64, rep.max_deviation, 1), "%s: largest need deviation %ld", c->la,
               rep.max_deviation);
@@ -924,14 +902,11 @@ Test(import, bristol_is_bristol_city_of_in_the_real_files)
 {
     import_options opt = { "Bristol", SEN2_25, NULL, NULL, NULL };
     import_report rep;
-    sim_error err;
     char dir[64];
 
     if (!have_shared())
         cr_skip_test("../shared/data is not there: run the tests from the repo root");
-    make_tmp(dir, sizeof dir);
-    opt.out_dir = dir;
-    cr_assert(eq(int, import_run(&opt, &rep, &err), SIM_OK), "%s", err.msg);
+    import_ok(&opt, dir, sizeof dir, &rep);
     cr_expect(eq(str, rep.area_code, "E06000023"));
     cr_expect(eq(str, rep.area_name, "Bristol, City of"));
     import_report_free(&rep);
