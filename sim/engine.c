@@ -44,9 +44,8 @@ enum { INV_MAX_MEAN = 14, POW_TABLE = 64, CDF_TABLE = 40 };
 #define SHIFT_INFLOW_MAX 0.5
 
 /* DfE's age bands 0-4, 5-10, 11-15, 16-19 and 20-25: the exit draw has a part of its own in
- * each (engine.h, "Exit draw"). A replication's draws are its growth, its exit shift and one
- * shift per band. */
-enum { N_BANDS = 5, REP_DRAWS = 2 + N_BANDS };
+ * each (engine.h, "Exit draw"). */
+enum { N_BANDS = 5 };
 
 static int band_of_age(int a)
 {
@@ -57,9 +56,9 @@ static int band_of_age(int a)
  * draws. */
 enum { SMALL_TOTAL = 8 };
 
-/* The removal and transfer rates of one replication (the fit's, or shifted by the
- * replication's exit draw). */
-typedef struct rates {
+/* The removal and transfer rates by age of one replication (the fit's, or shifted by the
+ * replication's exit draw): computed once per replication (set_rate_ages). */
+typedef struct rate_ages {
     double q[SIM_N_AGES];                   /* P(removed) for a plan aged a in January t */
     double rq[SIM_N_AGES];                  /* min(q, 1 - q): the removal draw's p */
     double lrq[SIM_N_AGES];                 /* log(1 - rq), for (1 - rq)^n */
@@ -68,8 +67,16 @@ typedef struct rates {
     double leave_share[SIM_N_AGES];         /* P(left | removed) */
     double lls[SIM_N_AGES];                 /* log(1 - l), l = min(leave_share, 1 - it) */
     double ols[SIM_N_AGES];                 /* l / (1 - l) */
-    double pw[SIM_N_AGES][POW_TABLE];       /* (1 - rq)^n */
     double tin[SIM_N_AGES];                 /* transfers in per survivor, by age after ageing */
+} rate_ages;
+
+/* The rates in force for a replication-year: its rates by age and the table of powers that
+ * small removal draws invert against (rebuilt each replication-year: 13 KB a replication
+ * would be 130 MB at 10,000). */
+typedef struct rates {
+    const rate_ages *s;                     /* borrowed: the engine's or the replication's */
+    double pw[POW_TABLE][SIM_N_AGES];       /* pw[n][a] = (1 - rq[a])^n: n outermost, so
+                                               that building it runs along rows */
     int    tabled;                          /* 1 when the engine's rcdf table holds for these
                                                rq (the unshifted rates) */
 } rates;
@@ -97,7 +104,8 @@ struct engine {
                                                (the position of their slot in the next age's
                                                row), -1 if they leave it; the last age's rows
                                                are all -1 */
-    rates           base_rates;             /* the fit's rates (no exit shift) */
+    rate_ages       base_ages;              /* the fit's rates by age (no exit shift) */
+    rates           base_rates;             /* and in force, with their table */
     double          exit_scale;             /* sd of the exit draw's Student-t or normal */
     double          band_scale;             /* the same for each band's own part */
     double          band_w[N_BANDS];        /* base-year plans by the band they age into,
@@ -405,33 +413,46 @@ static double shifted_transfer(const fit *f, int a, double shift)
     return t < -1.0 ? -1.0 : t > hi ? hi : t;
 }
 
-/* Rates with the net exit rate at age a (after ageing) raised by shift[a] (NULL: the fit's own
- * rates). Cessation stays as fitted; the shift moves the net transfer rate, whose negative
- * part is extra removal and whose positive part is transfers in. */
-static void set_rates(const fit *f, const double *shift, rates *rt)
+/* Rates by age with the net exit rate at age a (after ageing) raised by shift[a] (NULL: the
+ * fit's own rates). Cessation stays as fitted; the shift moves the net transfer rate, whose
+ * negative part is extra removal and whose positive part is transfers in. */
+static void set_rate_ages(const fit *f, const double *shift, rate_ages *r)
 {
     for (int a = 0; a < SIM_N_AGES; a++) {
         double c = a == SIM_MAX_AGE ? 1.0 : f->cease[a];
         double s0 = shift ? shift[a] : 0.0, s1 = shift && a < SIM_MAX_AGE ? shift[a + 1] : 0.0;
         double out = a == SIM_MAX_AGE ? 0.0 : fmax(0.0, -shifted_transfer(f, a + 1, s1));
-        rt->q[a] = 1.0 - (1.0 - c) * (1.0 - out);
-        rt->leave_share[a] = rt->q[a] > 0.0 ? fmin(1.0, c / rt->q[a]) : 1.0;
-        rt->tin[a] = fmax(0.0, shifted_transfer(f, a, s0));
-        rt->rflip[a] = rt->q[a] > 0.5;
-        rt->rq[a] = rt->rflip[a] ? 1.0 - rt->q[a] : rt->q[a];
-        rt->lrq[a] = log1p(-rt->rq[a]);
-        rt->lls[a] = log1p(-fmin(rt->leave_share[a], 1.0 - rt->leave_share[a]));
-        rt->orq[a] = rt->rq[a] / (1.0 - rt->rq[a]);
-        rt->ols[a] = fmin(rt->leave_share[a], 1.0 - rt->leave_share[a])
-                     / (1.0 - fmin(rt->leave_share[a], 1.0 - rt->leave_share[a]));
-        rt->pw[a][0] = 1.0;
+        double l;
+        r->q[a] = 1.0 - (1.0 - c) * (1.0 - out);
+        r->leave_share[a] = r->q[a] > 0.0 ? fmin(1.0, c / r->q[a]) : 1.0;
+        r->tin[a] = fmax(0.0, shifted_transfer(f, a, s0));
+        r->rflip[a] = r->q[a] > 0.5;
+        r->rq[a] = r->rflip[a] ? 1.0 - r->q[a] : r->q[a];
+        r->lrq[a] = log1p(-r->rq[a]);
+        l = fmin(r->leave_share[a], 1.0 - r->leave_share[a]);
+        r->lls[a] = log1p(-l);
+        r->orq[a] = r->rq[a] / (1.0 - r->rq[a]);
+        r->ols[a] = l / (1.0 - l);
     }
-    /* k roundings: well within 1e-13; ages innermost, so the 26 product chains overlap
-     * instead of each waiting on its own multiplications (this runs every replication-year) */
+}
+
+/* Put rates by age `s` in force in rt, with their table of powers; `tabled` when s are the
+ * fit's own (unshifted) rates. */
+static void set_rates(const rate_ages *s, int tabled, rates *rt)
+{
+    double base[SIM_N_AGES];
+
+    rt->s = s;
+    for (int a = 0; a < SIM_N_AGES; a++) {
+        rt->pw[0][a] = 1.0;
+        base[a] = 1.0 - s->rq[a];
+    }
+    /* k roundings: well within 1e-13; ages innermost and contiguous, so the 26 product chains
+     * overlap and vectorise (this runs every replication-year) */
     for (int k = 1; k < POW_TABLE; k++)
         for (int a = 0; a < SIM_N_AGES; a++)
-            rt->pw[a][k] = rt->pw[a][k - 1] * (1.0 - rt->rq[a]);
-    rt->tabled = shift == NULL;
+            rt->pw[k][a] = rt->pw[k - 1][a] * base[a];
+    rt->tabled = tabled;
 }
 
 /* The exit draw's scale: the Student-t prediction of a future year's net exit rate from
@@ -472,13 +493,14 @@ static void prepare_rates(engine *e)
     const rates *rt = &e->base_rates;
     double d = sc->damping, dp = 1.0;
 
-    set_rates(f, NULL, &e->base_rates);
+    set_rate_ages(f, NULL, &e->base_ages);
+    set_rates(&e->base_ages, 1, &e->base_rates);
     prepare_exit(e);
     for (int a = 0; a < SIM_N_AGES; a++) {
         for (int k = 1; k < CDF_TABLE; k++) {
             double *cdf = e->rcdf[a] + (size_t)k * (size_t)(k - 1) / 2;
-            double pmf = pow(1.0 - rt->rq[a], k), acc = 0.0;
-            double odds = rt->rq[a] / (1.0 - rt->rq[a]);
+            double pmf = pow(1.0 - rt->s->rq[a], k), acc = 0.0;
+            double odds = rt->s->rq[a] / (1.0 - rt->s->rq[a]);
             for (int x = 0; x < k; x++) {
                 acc += pmf;
                 cdf[x] = acc;
@@ -566,10 +588,10 @@ size_t engine_slots(const engine *e) { return e->layout.n_slots; }
 
 size_t engine_bytes(const engine *e, size_t n_reps)
 {
-    /* state + generator (struct and taus2 state, with malloc overhead) + the replication's
-     * draws + workspace */
-    return n_reps * (e->layout.cells * sizeof(int32_t) + 96 + REP_DRAWS * sizeof(double)
-                     + e->placer.ws_size);
+    /* state + generator (struct and taus2 state, with malloc overhead) + growth draw and
+     * rates by age + workspace */
+    return n_reps * (e->layout.cells * sizeof(int32_t) + 96 + sizeof(double)
+                     + (e->exit_scale > 0.0 ? sizeof(rate_ages) : 0) + e->placer.ws_size);
 }
 
 /* ---- seeding -------------------------------------------------------------------------------- */
@@ -621,7 +643,7 @@ typedef struct rep_ctx {
     double        shift;                /* this replication's exit draw (0: none) */
     double        band_shift[N_BANDS];  /* and each band's own part (0: none) */
     const rates  *rt;                   /* the rates in force: &e->base_rates or &own */
-    rates         own;                  /* the shifted rates when shift != 0 */
+    rates         own;                  /* its rates in force when it has an exit draw */
     int32_t      *want;                 /* worker scratch when a place() hook exists */
     uint64_t      want_rows[(N_CELLS_AN + 63) / 64];  /* rows of want written this year */
     uint64_t      key;                  /* names this replication's substreams (substream()) */
@@ -669,11 +691,11 @@ static unsigned draw_removal(rep_ctx *rc, int a, int32_t n)
     const engine *e = rc->e;
     const rates *rt = rc->rt;
     sample_rng *sr = &rc->sr;
-    const double p = rt->rq[a];
+    const double p = rt->s->rq[a];
     unsigned x;
 
     if (p <= 0.0 || n <= 0)
-        return rt->rflip[a] ? (unsigned)n : 0;
+        return rt->s->rflip[a] ? (unsigned)n : 0;
     rc->work.draws++;
     if (rt->tabled && n < CDF_TABLE) {
         /* inversion against the tabulated cdf: no arithmetic but compares */
@@ -683,11 +705,11 @@ static unsigned draw_removal(rep_ctx *rc, int a, int32_t n)
         while (x < (unsigned)n && u >= cdf[x])
             x++;
     } else if ((double)n * p < INV_MAX_MEAN)
-        x = sample_binomial_inv(sr, rt->orq[a], (unsigned)n, n < POW_TABLE ? rt->pw[a][n]
-                                                               : exp((double)n * rt->lrq[a]));
+        x = sample_binomial_inv(sr, rt->s->orq[a], (unsigned)n, n < POW_TABLE ? rt->pw[n][a]
+                                                               : exp((double)n * rt->s->lrq[a]));
     else
         x = sample_binomial_btrs(sr, p, (unsigned)n);
-    return rt->rflip[a] ? (unsigned)n - x : x;
+    return rt->s->rflip[a] ? (unsigned)n - x : x;
 }
 
 /* Poisson(mu), capped at MAX_MEAN (sample.h: inversion, else PTRS). */
@@ -755,7 +777,7 @@ static void place_row(rep_ctx *rc, int a, int n, int32_t total, int32_t *cell)
 /* Running counts of one (age, need) row while its cells are removed and aged. */
 typedef struct row_count {
     int64_t before, removed;
-    int32_t pool, aged, leaving;
+    int32_t pool, aged, leaving, occupied;
 } row_count;
 
 /* Empty one occupied cell of age a. A cell whose slot serves age a + 1 (dst not NULL) has
@@ -768,6 +790,7 @@ static inline void remove_cell(rep_ctx *rc, int a, int32_t *src, int32_t *dst, r
 
     *src = 0;
     c->before += k;
+    c->occupied++;
     if (dst == NULL) {
         c->leaving += k;
         return;
@@ -802,18 +825,14 @@ static void age_row(rep_ctx *rc, int a, size_t c, row_count *cnt)
     if (S <= 64) {
         /* visit occupied cells only: a branch-free occupancy mask, then its set bits
          * (testing every cell mispredicted on the sparse rows of a small LA) */
-        uint64_t m = cells_nonzero(src, S);
-        rc->work.occupied += (uint64_t)__builtin_popcountll(m);
-        for (; m != 0; m &= m - 1) {
+        for (uint64_t m = cells_nonzero(src, S); m != 0; m &= m - 1) {
             const size_t s = cells_lowest(m);
             remove_cell(rc, a, src + s, kp[s] >= 0 ? dst + kp[s] : NULL, cnt);
         }
     } else {
         for (size_t s = 0; s < S; s++)
-            if (src[s] != 0) {
-                rc->work.occupied++;
+            if (src[s] != 0)
                 remove_cell(rc, a, src + s, kp[s] >= 0 ? dst + kp[s] : NULL, cnt);
-            }
     }
     remove_leaving(rc, a, cnt);
 }
@@ -837,7 +856,7 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
 {
     const engine *e = rc->e;
     const int na = a + 1;
-    const double tin = rc->rt->tin[na];
+    const double tin = rc->rt->s->tin[na];
     int64_t before = 0, removed = 0;
     int32_t arrivals = 0;
     double sum_j = 0.0, sum_t = 0.0;
@@ -845,10 +864,11 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
 
     for (int n = 0; n < SIM_N_NEEDS; n++) {
         const size_t c = (size_t)(a * SIM_N_NEEDS + n);
-        row_count cnt = { 0, 0, 0, 0, 0 };
+        row_count cnt = { 0, 0, 0, 0, 0, 0 };
         int32_t arrived, total;
         double mu_j, mu_t;
         age_row(rc, a, c, &cnt);
+        rc->work.occupied += (uint64_t)cnt.occupied;
         before += cnt.before;
         removed += cnt.removed;
         /* joiners and transfers in are independent Poissons: draw their sum once */
@@ -864,8 +884,8 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
             place_row(rc, na, n, total, rc->x + e->layout.row_off[c + SIM_N_NEEDS]);
     }
     fl->plans_before[a] = before;
-    fl->leavers[a] = draw_binomial_l(rc, rc->rt->leave_share[a], (int32_t)removed,
-                                     rc->rt->lls[a], rc->rt->ols[a]);
+    fl->leavers[a] = draw_binomial_l(rc, rc->rt->s->leave_share[a], (int32_t)removed,
+                                     rc->rt->s->lls[a], rc->rt->s->ols[a]);
     fl->transfers_out[na] = removed - fl->leavers[a];
     /* the age's arrivals split into its two Poissons: exact for the flows by age */
     fl->joiners[na] = sum_t > 0.0
@@ -977,28 +997,15 @@ static void init_rep(rep_ctx *rc, size_t rep, unsigned long seed)
                SIM_N_SETTINGS * sizeof *rc->x);
 }
 
-/* Put the rates of replication draws d (REP_DRAWS: g, the exit shift, each band's part) in
- * force (recomputed each year: 26 ages of arithmetic, cheaper than keeping them per
- * replication). */
-static void use_draws(rep_ctx *rc, const double *d)
+/* Replication rc's rates by age under its exit draw: its shift at every age plus its band's
+ * part (computed once per replication; set_rates() puts them in force each year). */
+static void rep_rate_ages(const rep_ctx *rc, rate_ages *out)
 {
     double shift[SIM_N_AGES];
-    int any = d[1] != 0.0;
 
-    rc->g = d[0];
-    rc->shift = d[1];
-    for (int b = 0; b < N_BANDS; b++) {
-        rc->band_shift[b] = d[2 + b];
-        any |= d[2 + b] != 0.0;
-    }
-    if (!any) {
-        rc->rt = &rc->e->base_rates;
-        return;
-    }
     for (int a = 0; a < SIM_N_AGES; a++)
         shift[a] = rc->shift + rc->band_shift[band_of_age(a)];
-    set_rates(rc->e->f, shift, &rc->own);
-    rc->rt = &rc->own;
+    set_rate_ages(rc->e->f, shift, out);
 }
 
 /* ---- threads ---------------------------------------------------------------------------- */
@@ -1010,7 +1017,9 @@ typedef struct run_shared {
     size_t                cells;        /* int32 per replication state */
     int32_t              *x;            /* [n_reps][cells] */
     gsl_rng             **rng;          /* [n_reps] */
-    double               *draw;         /* [n_reps][REP_DRAWS]: use_draws() */
+    double               *g;            /* [n_reps]: each replication's growth draw */
+    rate_ages            *ages;         /* [n_reps]: each one's rates by age under its exit
+                                           draw, or NULL when there is none (the fit's) */
     unsigned char        *ws;           /* [n_reps][ws_size] */
     engine_work          *work;         /* [threads]: each worker's totals */
     pthread_barrier_t     barrier;
@@ -1052,7 +1061,12 @@ static void step_block(run_shared *sh, rep_ctx *rc, engine_view *view, size_t lo
 {
     for (size_t i = lo; i < hi; i++) {
         bind_rep(rc, sh, i);
-        use_draws(rc, sh->draw + REP_DRAWS * i);
+        rc->g = sh->g[i];
+        rc->rt = &rc->e->base_rates;
+        if (sh->ages) {
+            set_rates(&sh->ages[i], 0, &rc->own);
+            rc->rt = &rc->own;
+        }
         if (i + 1 < hi)
             prefetch_state(sh->x + (i + 1) * sh->cells, sh->cells);
         step(rc, h);
@@ -1081,10 +1095,9 @@ static void run_block(run_shared *sh, size_t w)
     for (size_t i = lo; i < hi; i++) {
         bind_rep(&rc, sh, i);
         init_rep(&rc, i, opt->seed);
-        double *d = sh->draw + REP_DRAWS * i;
-        d[0] = rc.g;
-        d[1] = rc.shift;
-        memcpy(d + 2, rc.band_shift, sizeof rc.band_shift);
+        sh->g[i] = rc.g;
+        if (sh->ages)
+            rep_rate_ages(&rc, &sh->ages[i]);
     }
     for (int h = 1; h <= opt->horizon; h++) {
         step_block(sh, &rc, &view, lo, hi, h);
@@ -1172,7 +1185,8 @@ sim_status engine_run(const engine *e, const engine_options *opt, const engine_s
     sh.cells = e->layout.cells;
     sh.x = xzalloc_huge(opt->n_reps * sh.cells * sizeof *sh.x);
     sh.rng = xcalloc(opt->n_reps, sizeof *sh.rng);
-    sh.draw = xcalloc(REP_DRAWS * opt->n_reps, sizeof *sh.draw);
+    sh.g = xcalloc(opt->n_reps, sizeof *sh.g);
+    sh.ages = e->exit_scale > 0.0 ? xcalloc(opt->n_reps, sizeof *sh.ages) : NULL;
     sh.ws = e->placer.ws_size ? xcalloc(opt->n_reps, e->placer.ws_size) : NULL;
     sh.work = xcalloc(opt->threads, sizeof *sh.work);
     for (size_t i = 0; i < opt->n_reps; i++)
@@ -1190,7 +1204,8 @@ sim_status engine_run(const engine *e, const engine_options *opt, const engine_s
     for (size_t i = 0; i < opt->n_reps; i++)
         gsl_rng_free(sh.rng[i]);
     free(sh.rng);
-    free(sh.draw);
+    free(sh.g);
+    free(sh.ages);
     free(sh.ws);
     xfree_huge(sh.x, opt->n_reps * sh.cells * sizeof *sh.x);
     return st;
