@@ -74,7 +74,9 @@ typedef struct rate_ages {
  * small removal draws invert against (rebuilt each replication-year: 13 KB a replication
  * would be 130 MB at 10,000). */
 typedef struct rates {
-    const rate_ages *s;                     /* borrowed: the engine's or the replication's */
+    rate_ages s;                            /* a copy of the engine's or the replication's:
+                                               a pointer to them costs a load on the path of
+                                               every removal draw */
     double pw[POW_TABLE][SIM_N_AGES];       /* pw[n][a] = (1 - rq[a])^n: n outermost, so
                                                that building it runs along rows */
     int    tabled;                          /* 1 when the engine's rcdf table holds for these
@@ -442,7 +444,7 @@ static void set_rates(const rate_ages *s, int tabled, rates *rt)
 {
     double base[SIM_N_AGES];
 
-    rt->s = s;
+    rt->s = *s;
     for (int a = 0; a < SIM_N_AGES; a++) {
         rt->pw[0][a] = 1.0;
         base[a] = 1.0 - s->rq[a];
@@ -499,8 +501,8 @@ static void prepare_rates(engine *e)
     for (int a = 0; a < SIM_N_AGES; a++) {
         for (int k = 1; k < CDF_TABLE; k++) {
             double *cdf = e->rcdf[a] + (size_t)k * (size_t)(k - 1) / 2;
-            double pmf = pow(1.0 - rt->s->rq[a], k), acc = 0.0;
-            double odds = rt->s->rq[a] / (1.0 - rt->s->rq[a]);
+            double pmf = pow(1.0 - rt->s.rq[a], k), acc = 0.0;
+            double odds = rt->s.rq[a] / (1.0 - rt->s.rq[a]);
             for (int x = 0; x < k; x++) {
                 acc += pmf;
                 cdf[x] = acc;
@@ -691,11 +693,11 @@ static unsigned draw_removal(rep_ctx *rc, int a, int32_t n)
     const engine *e = rc->e;
     const rates *rt = rc->rt;
     sample_rng *sr = &rc->sr;
-    const double p = rt->s->rq[a];
+    const double p = rt->s.rq[a];
     unsigned x;
 
     if (p <= 0.0 || n <= 0)
-        return rt->s->rflip[a] ? (unsigned)n : 0;
+        return rt->s.rflip[a] ? (unsigned)n : 0;
     rc->work.draws++;
     if (rt->tabled && n < CDF_TABLE) {
         /* inversion against the tabulated cdf: no arithmetic but compares */
@@ -705,11 +707,11 @@ static unsigned draw_removal(rep_ctx *rc, int a, int32_t n)
         while (x < (unsigned)n && u >= cdf[x])
             x++;
     } else if ((double)n * p < INV_MAX_MEAN)
-        x = sample_binomial_inv(sr, rt->s->orq[a], (unsigned)n, n < POW_TABLE ? rt->pw[n][a]
-                                                               : exp((double)n * rt->s->lrq[a]));
+        x = sample_binomial_inv(sr, rt->s.orq[a], (unsigned)n, n < POW_TABLE ? rt->pw[n][a]
+                                                               : exp((double)n * rt->s.lrq[a]));
     else
         x = sample_binomial_btrs(sr, p, (unsigned)n);
-    return rt->s->rflip[a] ? (unsigned)n - x : x;
+    return rt->s.rflip[a] ? (unsigned)n - x : x;
 }
 
 /* Poisson(mu), capped at MAX_MEAN (sample.h: inversion, else PTRS). */
@@ -856,7 +858,7 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
 {
     const engine *e = rc->e;
     const int na = a + 1;
-    const double tin = rc->rt->s->tin[na];
+    const double tin = rc->rt->s.tin[na];
     int64_t before = 0, removed = 0;
     int32_t arrivals = 0;
     double sum_j = 0.0, sum_t = 0.0;
@@ -884,8 +886,8 @@ static void step_age(rep_ctx *rc, int a, const double *mean, double jscale)
             place_row(rc, na, n, total, rc->x + e->layout.row_off[c + SIM_N_NEEDS]);
     }
     fl->plans_before[a] = before;
-    fl->leavers[a] = draw_binomial_l(rc, rc->rt->s->leave_share[a], (int32_t)removed,
-                                     rc->rt->s->lls[a], rc->rt->s->ols[a]);
+    fl->leavers[a] = draw_binomial_l(rc, rc->rt->s.leave_share[a], (int32_t)removed,
+                                     rc->rt->s.lls[a], rc->rt->s.ols[a]);
     fl->transfers_out[na] = removed - fl->leavers[a];
     /* the age's arrivals split into its two Poissons: exact for the flows by age */
     fl->joiners[na] = sum_t > 0.0
@@ -1067,8 +1069,12 @@ static void step_block(run_shared *sh, rep_ctx *rc, engine_view *view, size_t lo
             set_rates(&sh->ages[i], 0, &rc->own);
             rc->rt = &rc->own;
         }
-        if (i + 1 < hi)
+        if (i + 1 < hi) {
             prefetch_state(sh->x + (i + 1) * sh->cells, sh->cells);
+            if (sh->ages)
+                prefetch_state((const int32_t *)&sh->ages[i + 1],
+                               sizeof *sh->ages / sizeof(int32_t));
+        }
         step(rc, h);
         view->rep = i;
         view->year = sh->e->base_year + h;
