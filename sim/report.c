@@ -2,16 +2,55 @@
 #include "report.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "outdir.h"
 #include "version.h"
 
+/* report_number() for v whose thousandths are a whole number k (nearly every figure sendsim
+ * writes: counts, and quantiles between two counts): v then rounds to k / 1000 at 3 decimals,
+ * so printing k's digits gives what "%.3f" would, without snprintf's cost (a demand.csv has
+ * some 30,000 numbers). Returns 0, writing nothing, for any other v or a small buffer. */
+static int thousandths(double v, char *buf, size_t n)
+{
+    const double m = v * 1000.0;
+    char digits[24];
+    size_t len = 0, at = 0;
+    uint64_t k, whole;
+    unsigned frac;
+
+    if (!(fabs(m) < 9e15) || m != rint(m) || n < 24)
+        return 0;
+    k = (uint64_t)fabs(m);
+    whole = k / 1000;
+    frac = (unsigned)(k % 1000);
+    if (m < 0.0 && k != 0)
+        buf[at++] = '-';
+    do {
+        digits[len++] = (char)('0' + whole % 10);
+        whole /= 10;
+    } while (whole != 0);
+    while (len > 0)
+        buf[at++] = digits[--len];
+    if (frac != 0) {
+        buf[at++] = '.';
+        for (unsigned d = 100; d != 0 && frac != 0; d /= 10) {
+            buf[at++] = (char)('0' + frac / d);
+            frac %= d;
+        }
+    }
+    buf[at] = '\0';
+    return 1;
+}
+
 void report_number(double v, char *buf, size_t n)
 {
     char *dot, *end;
 
+    if (thousandths(v, buf, n))
+        return;
     snprintf(buf, n, "%.3f", v);
     dot = strchr(buf, '.');
     if (dot == NULL)

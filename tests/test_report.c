@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -84,6 +85,51 @@ Test(report, numbers_drop_trailing_zeros)
     cr_expect(eq(str, b, "0.123"));
     report_number(-0.0001, b, sizeof b);
     cr_expect(eq(str, b, "0"));
+}
+
+/* "%.3f" with trailing zeros (and a lone "-0") dropped: the definition report_number() keeps
+ * while printing most figures without snprintf. */
+static void by_snprintf(double v, char *buf, size_t n)
+{
+    char *end;
+
+    snprintf(buf, n, "%.3f", v);
+    end = buf + strlen(buf) - 1;
+    while (*end == '0')
+        *end-- = '\0';
+    if (*end == '.')
+        *end = '\0';
+    if (strcmp(buf, "-0") == 0)
+        strcpy(buf, "0");
+}
+
+Test(report, numbers_print_as_rounded_to_three_decimals_for_every_kind_of_value)
+{
+    const double special[] = { 0.0, -0.0, 1.0, -1.0, 0.05, 0.005, 0.0005, 0.0004999, 0.1, 0.7,
+                               2.675, 1e15, 9e12 + 0.5, -3.25, 123456.789, 4.0035, -0.0004,
+                               1.0 / 3.0, 2.0 / 3.0, 1e-9, 5e-4, 1234567.0005 };
+    char got[64], want[64];
+    uint64_t x = 88172645463325252ULL;
+
+    for (size_t i = 0; i < sizeof special / sizeof *special; i++) {
+        report_number(special[i], got, sizeof got);
+        by_snprintf(special[i], want, sizeof want);
+        cr_expect(eq(str, got, want), "%.17g", special[i]);
+    }
+    for (int i = 0; i < 200000; i++) {           /* counts, quantiles, spend in millions */
+        double v;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v = (double)(x % 2000000) / (double)((x >> 20) % 1000 + 1);
+        v = (x >> 40) & 1 ? -v : v;
+        report_number(v, got, sizeof got);
+        by_snprintf(v, want, sizeof want);
+        if (strcmp(got, want) != 0) {
+            cr_expect(eq(str, got, want), "%.17g", v);
+            break;
+        }
+    }
 }
 
 Test(report, write_creates_both_files_and_leaves_no_temporary)
