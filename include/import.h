@@ -20,7 +20,7 @@ typedef struct import_options {
     const char *sen2_dir;       /* the 2025 release (or a later one with the same files) */
     const char *sen2_2022_dir;  /* the 2022 release, or NULL */
     const char *population;     /* ONS SNPP wide CSV, or NULL for no population file */
-    const char *out_dir;        /* created if missing (its parent must exist) */
+    const char *out_dir;        /* created, with its parents, if missing */
 } import_options;
 
 /* Key figures of an import, and the whole report as text. */

@@ -523,6 +523,28 @@ static sim_status find_place_cols(const table *t, place_cols *pc, sim_error *err
     return SIM_OK;
 }
 
+/* 1 when column c of a placement file is one sendsim reads or knows to skip: an identifier,
+ * the total, a placement column, or one of DfE's subtotals and percentages. */
+static int known_col(const table *t, size_t c, const place_cols *pc, int c_total)
+{
+    static const char *const IDS[] = { "time_period", "time_identifier", "geographic_level",
+                                       "country_code", "country_name", "region_code",
+                                       "region_name", "new_la_code", "old_la_code", "la_name",
+                                       "breakdown_topic", "breakdown", "ed_elsewhere", NULL };
+    const char *h = table_header(t, c);
+    size_t n = strlen(h);
+
+    if ((int)c == c_total)
+        return 1;
+    for (size_t i = 0; i < pc->n; i++)
+        if (pc->col[i] == (int)c)
+            return 1;
+    for (const char *const *id = IDS; *id; id++)
+        if (ci_equal(h, *id))
+            return 1;
+    return (n > 6 && ci_equal(h + n - 6, "_total")) || (n > 3 && ci_equal(h + n - 3, "_pc"));
+}
+
 static const char *const NEED_COLS[SIM_N_NEEDS] = {
     "number_asd", "number_hi", "number_mld", "number_msi", "number_oth", "number_pd",
     "number_pmld", "number_semh", "number_slcn", "number_sld", "number_spld", "number_vi",
@@ -911,6 +933,24 @@ static void national_age_row(imp *s, const table *t, size_t r, const id_cols *ic
     }
 }
 
+/* A later release may add a placement column sendsim does not know: its plans are in each
+ * age's total but in no setting. Say so, since they then show up as margin mismatches. */
+static void note_unknown_cols(imp *s, const table *t, const place_cols *pc, int c_total)
+{
+    size_t n = 0;
+
+    for (size_t c = 0; c < table_cols(t); c++) {
+        if (known_col(t, c, pc, c_total))
+            continue;
+        sb_printf(&s->rep, "%s'%s'", n++ ? ", " : "  WARNING: caseload.csv has columns that are "
+                  "neither a placement sendsim knows nor a total: ", table_header(t, c));
+    }
+    if (n)
+        sb_printf(&s->rep, ". Their plans count in each age's total but in no setting: each "
+                  "age's placements are scaled up to its total (the margin mismatches below); "
+                  "map the column%s to a setting in import.c's SET_COLS.\n", n > 1 ? "s" : "");
+}
+
 static sim_status read_caseload(imp *s)
 {
     table *t = NULL;
@@ -925,6 +965,7 @@ static sim_status read_caseload(imp *s)
         (st = find_place_cols(t, &pc, s->err)) ||
         (st = choose_area(s, t, &ic)))
         goto out;
+    note_unknown_cols(s, t, &pc, c_total);
     for (size_t r = 0; r < table_rows(t); r++) {
         if (!row_in_area(t, r, &ic, &s->area)) {
             if (!s->area.national && row_in_area(t, r, &ic, &ENGLAND))
