@@ -1072,6 +1072,27 @@ static sim_status need_row(imp *s, const table *t, size_t r, const id_cols *ic,
     return SIM_OK;
 }
 
+/* A later release may publish a primary need sendsim does not know (DfE counts Down syndrome
+ * under OTH in 2024/25 and may split it out): its plans are in no need. Say so. */
+static void note_unknown_needs(imp *s, const table *t)
+{
+    size_t n = 0;
+
+    for (size_t c = 0; c < table_cols(t); c++) {
+        const char *h = table_header(t, c);
+        int known = strncmp(h, "number_", 7) != 0;
+        for (int k = 0; k < SIM_N_NEEDS && !known; k++)
+            known = ci_equal(h, NEED_COLS[k]);
+        if (!known)
+            sb_printf(&s->rep, "%s'%s'", n++ ? ", " : "  WARNING: sen_needs_all_plans.csv has "
+                      "need columns sendsim does not know: ", h);
+    }
+    if (n)
+        sb_printf(&s->rep, ". Their plans are in no need: the need margins are reconciled to "
+                  "the totals without them (the mismatches below); map the column%s to a need "
+                  "in import.c's NEED_COLS.\n", n > 1 ? "s" : "");
+}
+
 static sim_status read_needs(imp *s)
 {
     table *t = NULL;
@@ -1087,6 +1108,7 @@ static sim_status read_needs(imp *s)
     for (int n = 0; n < SIM_N_NEEDS; n++)
         if ((st = need_col(t, NEED_COLS[n], &c_need[n], s->err)))
             goto out;
+    note_unknown_needs(s, t);
     for (size_t r = 0; r < table_rows(t); r++) {
         if (!row_in_area(t, r, &ic, &s->area))
             continue;

@@ -17,6 +17,7 @@
 #include "import.h"
 #include "table.h"
 #include "test_helpers.h"
+#include "xalloc.h"
 
 #define SHARED "../shared/data"
 #define SEN2_25 SHARED "/ehcp-sen2-2025-release"
@@ -403,44 +404,39 @@ Test(import, the_2026_column_and_topic_renames_give_the_same_scenario)
     import_report_free(&rb);
 }
 
-/* A later release with a placement column sendsim does not know ('hospital_school', in every
- * row after ehcplans): the import goes ahead and import.txt names the column. */
-Test(import, an_unknown_placement_column_is_named_in_the_report)
+/* FIX/sen2 copied to dir/sen2 (path in sen2, n bytes), with a column `name` (value 0 in every
+ * row) inserted into `file` after its first `after` columns: a later release's new column. */
+static void fixture_with_column(const char *dir, char *sen2, size_t n, const char *file,
+                                int after, const char *name)
 {
-    import_options opt = { "999", NULL, NULL, NULL, NULL };
-    import_report rep;
-    char dir[64], sen2[96], path[160];
     const char *const files[] = { "caseload.csv", "sen_needs_all_plans.csv", "newplans.csv",
                                   "ceased_plans.csv", NULL };
 
-    make_tmp(dir, sizeof dir);
-    snprintf(sen2, sizeof sen2, "%s/sen2", dir);
+    snprintf(sen2, n, "%s/sen2", dir);
     cr_assert(mkdir(sen2, 0755) == 0);
     for (const char *const *f = files; *f; f++) {
-        char from[128], *text, *out, *o;
+        char from[128], path[160], *text, *out, *o;
         snprintf(from, sizeof from, FIX "/sen2/%s", *f);
         snprintf(path, sizeof path, "%s/%s", sen2, *f);
         text = slurp(from, NULL);
-        out = o = malloc(2 * strlen(text) + 64);
-        for (const char *line = text; *line; ) {    /* ",ehcplans," -> ",ehcplans,X," */
+        out = o = xmalloc(2 * strlen(text) + 64);
+        for (const char *line = text; *line; ) {
             const char *nl = strchr(line, '\n'), *end = nl ? nl + 1 : line + strlen(line);
             const char *at = NULL;
             int commas = 0;
-            for (const char *q = line; q < end && strcmp(*f, "caseload.csv") == 0; q++)
-                if (*q == ',' && ++commas == 13) {
+            for (const char *q = line; q < end && strcmp(*f, file) == 0; q++)
+                if (*q == ',' && ++commas == after) {
                     at = q + 1;
                     break;
                 }
-            if (at) {
-                memcpy(o, line, (size_t)(at - line));
-                o += at - line;
-                o += sprintf(o, "%s,", line == text ? "hospital_school" : "0");
-                memcpy(o, at, (size_t)(end - at));
-                o += end - at;
-            } else {
-                memcpy(o, line, (size_t)(end - line));
-                o += end - line;
-            }
+            if (at == NULL)
+                at = end;
+            memcpy(o, line, (size_t)(at - line));
+            o += at - line;
+            if (at != end)
+                o += sprintf(o, "%s,", line == text ? name : "0");
+            memcpy(o, at, (size_t)(end - at));
+            o += end - at;
             line = end;
         }
         *o = '\0';
@@ -448,11 +444,31 @@ Test(import, an_unknown_placement_column_is_named_in_the_report)
         free(out);
         free(text);
     }
+}
+
+/* A later release with a placement column or a need that sendsim does not know: the import
+ * goes ahead and import.txt names the column. */
+Test(import, an_unknown_placement_or_need_column_is_named_in_the_report)
+{
+    import_options opt = { "999", NULL, NULL, NULL, NULL };
+    import_report rep;
+    char dir[64], sen2[96];
+
+    make_tmp(dir, sizeof dir);
+    fixture_with_column(dir, sen2, sizeof sen2, "caseload.csv", 13, "hospital_school");
     opt.sen2_dir = sen2;
     import_ok(&opt, dir, sizeof dir, &rep);
     cr_expect(ne(ptr, strstr(rep.text, "neither a placement sendsim knows nor a total: "
                              "'hospital_school'"), NULL), "%s", rep.text);
     cr_expect(eq(i64, rep.total, 20));
+    import_report_free(&rep);
+
+    make_tmp(dir, sizeof dir);
+    fixture_with_column(dir, sen2, sizeof sen2, "sen_needs_all_plans.csv", 13, "number_dsd");
+    import_ok(&opt, dir, sizeof dir, &rep);
+    cr_expect(ne(ptr, strstr(rep.text, "need columns sendsim does not know: 'number_dsd'"),
+                 NULL), "%s", rep.text);
+    cr_expect(eq(ptr, strstr(rep.text, "hospital_school"), NULL), "%s", rep.text);
     import_report_free(&rep);
 }
 
