@@ -488,29 +488,36 @@ static void prepare_exit(engine *e)
     }
 }
 
-static void prepare_rates(engine *e)
+/* The removal draws' cdfs of the fit's own rates, for cells below CDF_TABLE plans. */
+static void prepare_cdfs(engine *e)
 {
-    const fit *f = e->f;
-    const scenario *sc = e->sc;
-    const rates *rt = &e->base_rates;
-    double d = sc->damping, dp = 1.0;
+    const rate_ages *r = &e->base_ages;
 
-    set_rate_ages(f, NULL, &e->base_ages);
-    set_rates(&e->base_ages, 1, &e->base_rates);
-    prepare_exit(e);
-    for (int a = 0; a < SIM_N_AGES; a++) {
+    for (int a = 0; a < SIM_N_AGES; a++)
         for (int k = 1; k < CDF_TABLE; k++) {
             double *cdf = e->rcdf[a] + (size_t)k * (size_t)(k - 1) / 2;
-            double pmf = pow(1.0 - rt->s.rq[a], k), acc = 0.0;
-            double odds = rt->s.rq[a] / (1.0 - rt->s.rq[a]);
+            double pmf = pow(1.0 - r->rq[a], k), acc = 0.0;
+            double odds = r->rq[a] / (1.0 - r->rq[a]);
             for (int x = 0; x < k; x++) {
                 acc += pmf;
                 cdf[x] = acc;
                 pmf *= odds * (double)(k - x) / (double)(x + 1);
             }
         }
+}
+
+static void prepare_rates(engine *e)
+{
+    const fit *f = e->f;
+    const scenario *sc = e->sc;
+    double d = sc->damping, dp = 1.0;
+
+    set_rate_ages(f, NULL, &e->base_ages);
+    set_rates(&e->base_ages, 1, &e->base_rates);
+    prepare_exit(e);
+    prepare_cdfs(e);
+    for (int a = 0; a < SIM_N_AGES; a++)
         e->phase_of[a] = (unsigned char)phase_of_age(a);
-    }
     e->dsum = xcalloc((size_t)e->horizon + 1, sizeof *e->dsum);
     for (int h = 1; h <= e->horizon; h++) {
         dp *= d;

@@ -512,6 +512,24 @@ static void growth_prior(ctx *c, fit *f, const trend *t)
                 OVERDISPERSION_PRIOR);
 }
 
+/* The growth fit's lines in sources: the fit, the years left out, v. */
+static void growth_sources(const scenario *sc, fit *f, const trend *t, double disp)
+{
+    src_add(f, "growth: weighted least squares (gsl_multifit_wlinear, weights = counts) of "
+            "log(new plans%s) on year, history.csv new_plans totals %d-%d (%d years; "
+            "trend_window %d): g = %+.4f a year, se = %.4f (dispersion %.2f)",
+            f->per_capita ? " per resident aged 0-25" : "", f->window_first, f->window_last,
+            t->n, sc->trend_window, f->growth, f->growth_se, disp);
+    for (int i = 0; i < t->n_dropped; i++)
+        src_add(f, "growth: new plans %d left out as misreported (more than %.1f times off "
+                "the robust trend), and so is every rate that would use them (exit scatter, "
+                "cessation, transfers)", t->dropped[i], OUTLIER_FACTOR);
+    if (!v_configured(sc, f))
+        src_add(f, "overdispersion: v = %.4f fitted by moments from new plans around the trend "
+                "%d-%d: sum(((N - mu) / mu)^2) / (n - 2) - mean(1 / mu), at least 0",
+                f->overdispersion, f->window_first, f->window_last);
+}
+
 static sim_status fit_growth(ctx *c, fit *f, trend *t)
 {
     const scenario *sc = c->sc;
@@ -547,21 +565,10 @@ static sim_status fit_growth(ctx *c, fit *f, trend *t)
     f->window_last = t->year[t->n - 1];
     f->overdispersion = sc->overdispersion >= 0.0 ? sc->overdispersion
                                                    : overdispersion_mom(t, coef, per_capita);
-    src_add(f, "growth: weighted least squares (gsl_multifit_wlinear, weights = counts) of "
-            "log(new plans%s) on year, history.csv new_plans totals %d-%d (%d years; "
-            "trend_window %d): g = %+.4f a year, se = %.4f (dispersion %.2f)",
-            per_capita ? " per resident aged 0-25" : "", f->window_first, f->window_last, t->n,
-            sc->trend_window, f->growth, f->growth_se, disp);
-    for (int i = 0; i < t->n_dropped; i++)
-        src_add(f, "growth: new plans %d left out as misreported (more than %.1f times off "
-                "the robust trend), and so is every rate that would use them (exit scatter, "
-                "cessation, transfers)", t->dropped[i], OUTLIER_FACTOR);
-    if (!v_configured(sc, f))
-        src_add(f, "overdispersion: v = %.4f fitted by moments from new plans around the trend "
-                "%d-%d: sum(((N - mu) / mu)^2) / (n - 2) - mean(1 / mu), at least 0",
-                f->overdispersion, f->window_first, f->window_last);
+    growth_sources(sc, f, t, disp);
     return SIM_OK;
 }
+
 
 /* Net exits (leavers less net transfers) vary from year to year as much as new plans do
  * (reporting breaks, backlogs cleared, plans ceased in batches), but the engine's only yearly
