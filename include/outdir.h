@@ -31,4 +31,22 @@ sim_status outdir_make(const char *dir, sim_error *err);
  * was replaced, unless a rename itself failed part-way). */
 sim_status outdir_write(const char *dir, const outdir_file *files, size_t n, sim_error *err);
 
+/* A run's outputs are written into a staging directory and published together, so that
+ * `dir` always holds one run's files: a failed run leaves the last good set untouched, and
+ * a run never mixes its files with an earlier run's (whose charts would read the other's
+ * CSVs). Make `dir` (with its parents) and, inside it, a new directory .sendsim-XXXXXX (on
+ * the same filesystem, so renames out of it are atomic); its path goes to stage[0..n).
+ * Returns SIM_OK, or SIM_EIO with `err` naming the directory. */
+sim_status outdir_stage(const char *dir, char *stage, size_t n, sim_error *err);
+
+/* Rename every file of `stage` into `dir`; then remove from `dir` each of names[]
+ * (NULL-terminated: every output a run can write) that `stage` did not hold, as they are an
+ * earlier run's; then remove `stage`. Returns SIM_OK or SIM_EIO naming the file (a failure
+ * part-way, such as a disk removed, can leave a mixed set). */
+sim_status outdir_publish(const char *stage, const char *dir, const char *const *names,
+                          sim_error *err);
+
+/* Remove `stage` and its files (after a failed run). NULL or "" is a no-op. */
+void outdir_discard(const char *stage);
+
 #endif /* SENDSIM_OUTDIR_H */

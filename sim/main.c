@@ -95,16 +95,14 @@ static int plain_name(const char *s)
 /* The output directory of every command that reads one scenario (run, backtest): `out` when
  * given, else output/NAME, NAME as in DESIGN.md's scenarios/NAME/scenario.ini: the scenario
  * directory's name; else the INI's [scenario] name when it is a plain name; else "scenario". */
-static void out_dir_for(const char *out, const char *ini, const scenario *sc, char *buf,
-                        size_t n)
+static int out_dir_for(const char *out, const char *ini, const scenario *sc, char *buf,
+                       size_t n)
 {
     char dir[512], *slash;
     const char *name = NULL;
 
-    if (out) {
-        snprintf(buf, n, "%s", out);
-        return;
-    }
+    if (out)
+        return (size_t)snprintf(buf, n, "%s", out) >= n ? -1 : 0;
     snprintf(dir, sizeof dir, "%s", ini);
     slash = strrchr(dir, '/');
     if (slash) {
@@ -114,7 +112,7 @@ static void out_dir_for(const char *out, const char *ini, const scenario *sc, ch
     }
     if (name == NULL || !plain_name(name))
         name = plain_name(sc->name) ? sc->name : "scenario";
-    snprintf(buf, n, "output/%s", name);
+    return (size_t)snprintf(buf, n, "output/%s", name) >= n ? -1 : 0;
 }
 
 /* ---- sendsim check ------------------------------------------------------------------- */
@@ -375,9 +373,12 @@ static int cmd_backtest(int argc, char **argv)
         return sim_exit_code(st);
     threads = (size_t)b.threads;
     b.o.project_ctx = &threads;
-    out_dir_for(b.out, b.ini, sc, dir, sizeof dir);
     memset(&r, 0, sizeof r);
-    st = outdir_make(dir, &err);   /* before the work, so a bad --out fails fast */
+    st = out_dir_for(b.out, b.ini, sc, dir, sizeof dir) == 0 ? SIM_OK
+         : sim_error_set(&err, SIM_EUSAGE, NULL, 0, "--out", "the output directory's path is "
+                         "longer than %zu characters", sizeof dir - 1);
+    if (st == SIM_OK)
+        st = outdir_make(dir, &err);   /* before the work, so a bad --out fails fast */
     if (st == SIM_OK)
         st = backtest_run(sc, &b.o, &r, &err);
     if (st == SIM_OK)
@@ -623,6 +624,33 @@ static sim_status run_simulate(const run_args *a, const scenario *sc, run_state 
 }
 
 /* Write the CSVs and run.txt into `dir`, then the charts. */
+/* Every file a run can write, NULL-terminated in names[0..n): what publishing a run's files
+ * removes from its directory when this run did not write it (an earlier run's). */
+static void run_output_names(char names[][32], const char **list, size_t n)
+{
+    static const char *const FIXED[] = { "demand.csv", "run.txt", "shortfall.csv",
+                                         "provision.csv", "cost.csv", "waves.csv",
+                                         "briefing.pdf", NULL };
+    static const char *const CHARTS[] = { "fan_total", "demand_by_need", "shortfall_risk",
+                                          "cost", NULL };
+    size_t k = 0;
+
+    for (const char *const *f = FIXED; *f && k + 1 < n; f++)
+        snprintf(names[k++], 32, "%s", *f);
+    for (const char *const *c = CHARTS; *c && k + 2 < n; c++) {
+        snprintf(names[k++], 32, "%s.png", *c);
+        snprintf(names[k++], 32, "%s.svg", *c);
+    }
+    for (int g = 0; g < SIM_N_GROUPS && k + 2 < n; g++) {
+        snprintf(names[k++], 32, "capacity_%s.png", group_code((sim_group)g));
+        snprintf(names[k++], 32, "capacity_%s.svg", group_code((sim_group)g));
+    }
+    for (size_t i = 0; i < k; i++)
+        list[i] = names[i];
+    list[k] = NULL;
+}
+
+/* Write the CSVs and run.txt into `dir` (the staging directory), then the charts. */
 static sim_status run_outputs(const run_args *a, const scenario *sc, const run_state *rs,
                               const char *dir, const report_run *run, sim_error *err)
 {
@@ -630,15 +658,65 @@ static sim_status run_outputs(const run_args *a, const scenario *sc, const run_s
 
     if (st == SIM_OK && rs->ar)
         st = report_alloc_write(dir, sc, rs->ar, rs->waves, rs->n_waves, err);
-    if (st == SIM_OK && !a->quiet)
+    if (st == SIM_OK && !a->no_charts)
+        st = run_charts(sc, dir, err);
+    return st;
+}
+
+/* An error about a file in the staging directory names it where it was going, in `dir`. */
+static void unstage_error(sim_error *err, const char *stage, const char *dir)
+{
+    size_t n = strlen(stage);
+    char file[sizeof err->file];
+
+    if (err == NULL || strncmp(err->file, stage, n) != 0)
+        return;
+    if ((size_t)snprintf(file, sizeof file, "%.*s%s", (int)(sizeof file - 1), dir,
+                         err->file + n) < sizeof file)
+        memcpy(err->file, file, sizeof file);
+}
+
+/* Write a run's outputs into `dir` as one set: staged, then published (outdir.h). */
+static sim_status run_publish(const run_args *a, const scenario *sc, const run_state *rs,
+                              const char *dir, const report_run *run, sim_error *err)
+{
+    char stage[1100], names[64][32];
+    const char *list[65];
+    sim_status st = outdir_stage(dir, stage, sizeof stage, err);
+
+    if (st == SIM_OK)
+        st = run_outputs(a, sc, rs, stage, run, err);
+    if (st != SIM_OK) {
+        unstage_error(err, stage, dir);
+        outdir_discard(stage);
+        return st;
+    }
+    run_output_names(names, list, 64);
+    st = outdir_publish(stage, dir, list, err);
+    if (st == SIM_OK && !a->quiet) {
         fprintf(stderr, "sendsim: wrote %s/demand.csv%s%s and %s/run.txt\n", dir,
                 rs->ar ? ", shortfall.csv, provision.csv, cost.csv" : "",
                 rs->ar && rs->waves ? ", waves.csv" : "", dir);
-    if (st == SIM_OK && !a->no_charts) {
-        st = run_charts(sc, dir, err);
-        if (st == SIM_OK && !a->quiet)
+        if (!a->no_charts)
             fprintf(stderr, "sendsim: wrote the charts and %s/briefing.pdf\n", dir);
     }
+    return st;
+}
+
+/* The run's output directory, made now (before minutes of simulation) so that a directory
+ * that cannot be written is found at once. */
+static sim_status run_dir(const run_args *a, const scenario *sc, char *dir, size_t n,
+                          sim_error *err)
+{
+    sim_status st;
+
+    if (out_dir_for(a->out, a->ini, sc, dir, n) != 0)
+        return sim_error_set(err, SIM_EUSAGE, NULL, 0, "--out",
+                             "the output directory's path is longer than %zu characters", n - 1);
+    st = outdir_make(dir, err);
+    if (st == SIM_OK && access(dir, W_OK | X_OK) != 0)
+        st = sim_error_set(err, SIM_EIO, dir, 0, NULL, "cannot write here: %s",
+                           strerror(errno));
     return st;
 }
 
@@ -650,6 +728,8 @@ static sim_status run_pipeline(const run_args *a, scenario *sc, int argc, char *
     char cmd[2048], dir[1024];
     sim_status st;
 
+    if ((st = run_dir(a, sc, dir, sizeof dir, err)) != SIM_OK)
+        return st;
     rs.f = calloc(1, sizeof *rs.f);
     if (rs.f == NULL)
         return SIM_EINTERNAL;
@@ -660,9 +740,8 @@ static sim_status run_pipeline(const run_args *a, scenario *sc, int argc, char *
                            0.0, rs.note, (double)rs.work.draws / rep_years,
                            (double)rs.work.occupied / rep_years };
         join_args(argc, argv, cmd, sizeof cmd);
-        out_dir_for(a->out, a->ini, sc, dir, sizeof dir);
         run.wall_seconds = seconds_now() - t0;
-        st = run_outputs(a, sc, &rs, dir, &run, err);
+        st = run_publish(a, sc, &rs, dir, &run, err);
     }
     run_state_free(&rs);
     return st;
@@ -772,6 +851,27 @@ static sim_status compare_chart(const run_args *a, const scenario *sa, const sce
     return chart_compare(dir, sa->name, sb->name, &meta, err) == SIM_OK ? SIM_OK : SIM_EIO;
 }
 
+/* compare.csv and its chart into `dir` as one set, staged and published (outdir.h). */
+static sim_status compare_publish(const run_args *a, const scenario *sa, const scenario *sb,
+                                  const alloc_result *ra, const alloc_compare_row *rows,
+                                  size_t n, const char *dir, sim_error *err)
+{
+    static const char *const NAMES[] = { "compare.csv", "compare.png", "compare.svg", NULL };
+    char stage[1100];
+    sim_status st = outdir_stage(dir, stage, sizeof stage, err);
+
+    if (st == SIM_OK)
+        st = report_compare_write(stage, rows, n, err);
+    if (st == SIM_OK && !a->no_charts)
+        st = compare_chart(a, sa, sb, ra, stage, err);
+    if (st != SIM_OK) {
+        unstage_error(err, stage, dir);
+        outdir_discard(stage);
+        return st;
+    }
+    return outdir_publish(stage, dir, NAMES, err);
+}
+
 /* sendsim compare A.ini B.ini [--out DIR] [--reps N] [--seed S] [--threads T] [--no-charts]
  * [--quiet]: both on common random numbers (same seed and replications). */
 static int cmd_compare(int argc, char **argv)
@@ -795,14 +895,14 @@ static int cmd_compare(int argc, char **argv)
         size_t n;
         rows = calloc(3 * (size_t)alloc_result_horizon(ra) + 1, sizeof *rows);
         n = rows ? alloc_compare(ra, rb, rows) : 0;
-        if (a.out)
-            snprintf(dir, sizeof dir, "%s", a.out);
-        else
-            snprintf(dir, sizeof dir, "output/compare");
-        st = rows == NULL ? SIM_EINTERNAL : report_compare_write(dir, rows, n, &err);
+        if ((size_t)snprintf(dir, sizeof dir, "%s", a.out ? a.out : "output/compare")
+                >= sizeof dir)
+            st = sim_error_set(&err, SIM_EUSAGE, NULL, 0, "--out", "the output directory's "
+                               "path is longer than %zu characters", sizeof dir - 1);
+        if (st == SIM_OK)
+            st = rows == NULL ? SIM_EINTERNAL : compare_publish(&a, sa, sb, ra, rows, n, dir,
+                                                                &err);
     }
-    if (st == SIM_OK && !a.no_charts)
-        st = compare_chart(&a, sa, sb, ra, dir, &err);
     if (st == SIM_OK && !a.quiet)
         fprintf(stderr, "sendsim: wrote %s/compare.csv%s\n", dir,
                 a.no_charts ? "" : " and compare.png/.svg");

@@ -1,7 +1,9 @@
 /* outdir.c - output directories and files written atomically (temporary name, then rename). */
 #include "outdir.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -95,4 +97,116 @@ sim_status outdir_write(const char *dir, const outdir_file *files, size_t n, sim
             unlink(pd[i].tmp);
     free(pd);
     return st;
+}
+
+sim_status outdir_stage(const char *dir, char *stage, size_t n, sim_error *err)
+{
+    sim_status st = outdir_make(dir, err);
+
+    if (st != SIM_OK)
+        return st;
+    if ((size_t)snprintf(stage, n, "%s/.sendsim-XXXXXX", dir) >= n) {
+        stage[0] = '\0';
+        return sim_error_set(err, SIM_EIO, dir, 0, NULL, "output path is too long");
+    }
+    if (mkdtemp(stage) == NULL) {
+        int e = errno;
+        stage[0] = '\0';
+        return sim_error_set(err, SIM_EIO, dir, 0, NULL, "cannot create files here: %s",
+                             strerror(e));
+    }
+    return SIM_OK;
+}
+
+/* The names of the files in `stage` (not . or .., nor temporaries), *n of them. */
+static char **staged(const char *stage, size_t *n, sim_error *err, sim_status *st)
+{
+    DIR *d = opendir(stage);
+    struct dirent *e;
+    char **names = NULL;
+
+    *n = 0;
+    *st = SIM_OK;
+    if (d == NULL) {
+        *st = sim_error_set(err, SIM_EIO, stage, 0, NULL, "cannot read: %s", strerror(errno));
+        return NULL;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')            /* ., .. and any temporary file left behind */
+            continue;
+        names = xrealloc(names, (*n + 1) * sizeof *names);
+        names[(*n)++] = xstrdup(e->d_name);
+    }
+    closedir(d);
+    return names;
+}
+
+/* Rename files[0..n) of `stage` into `dir`, having first checked that each can replace what
+ * `dir` has of that name (nothing, or a file): a directory in the way is found before any
+ * file has moved. */
+static sim_status move_all(const char *stage, const char *dir, char **files, size_t n,
+                           sim_error *err)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            char from[1100], to[1100];
+            struct stat sb;
+            if ((size_t)snprintf(from, sizeof from, "%s/%s", stage, files[i]) >= sizeof from ||
+                (size_t)snprintf(to, sizeof to, "%s/%s", dir, files[i]) >= sizeof to)
+                return sim_error_set(err, SIM_EIO, dir, 0, NULL, "output path is too long");
+            if (pass == 0 && lstat(to, &sb) == 0 && S_ISDIR(sb.st_mode))
+                return sim_error_set(err, SIM_EIO, to, 0, NULL,
+                                     "cannot write: a directory is in the way");
+            if (pass == 1 && rename(from, to) != 0)
+                return sim_error_set(err, SIM_EIO, to, 0, NULL, "cannot rename %s: %s", from,
+                                     strerror(errno));
+        }
+    return SIM_OK;
+}
+
+sim_status outdir_publish(const char *stage, const char *dir, const char *const *names,
+                          sim_error *err)
+{
+    size_t n;
+    sim_status st;
+    char **moved = staged(stage, &n, err, &st);
+
+    if (st == SIM_OK)
+        st = move_all(stage, dir, moved, n, err);
+
+    for (const char *const *p = names; st == SIM_OK && p && *p; p++) {
+        char path[1100];
+        int here = 0;
+        for (size_t i = 0; i < n && !here; i++)
+            here = strcmp(moved[i], *p) == 0;
+        if (here || (size_t)snprintf(path, sizeof path, "%s/%s", dir, *p) >= sizeof path)
+            continue;
+        if (unlink(path) != 0 && errno != ENOENT)
+            st = sim_error_set(err, SIM_EIO, path, 0, NULL,
+                               "cannot remove this output of an earlier run: %s",
+                               strerror(errno));
+    }
+    for (size_t i = 0; i < n; i++)
+        free(moved[i]);
+    free(moved);
+    outdir_discard(stage);
+    return st;
+}
+
+void outdir_discard(const char *stage)
+{
+    DIR *d;
+    struct dirent *e;
+
+    if (stage == NULL || stage[0] == '\0' || (d = opendir(stage)) == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char path[1100];
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", stage, e->d_name) < sizeof path)
+            unlink(path);
+    }
+    closedir(d);
+    rmdir(stage);
 }

@@ -152,3 +152,86 @@ Test(run, a_shorter_trend_window_widens_the_hackney_band)
     cr_expect(gt(dbl, hackney_width(dir, 3), hackney_width(dir, 8)));
     free(dir);
 }
+
+/* 1 when dir holds a file called `name`. */
+static int has_file(const char *dir, const char *name)
+{
+    char path[1024];
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+/* 1 when dir holds a staging directory (.sendsim-*) left behind. */
+static int has_stage(const char *dir)
+{
+    char cmd[1100];
+
+    snprintf(cmd, sizeof cmd, "ls -a %s | grep -q '^\\.sendsim-'", dir);
+    return th_system(cmd) == 0;
+}
+
+/* A directory holds one run's outputs: a run without allocation or charts into the directory
+ * of a Hackney run with both leaves none of Hackney's allocation files or charts behind (its
+ * briefing would otherwise read Hackney's shortfall.csv). */
+Test(run, a_run_replaces_the_whole_set_of_an_earlier_run_in_its_directory)
+{
+    char *dir = fresh_dir();
+    char args[1024], out[512];
+
+    snprintf(out, sizeof out, "%s/o", dir);
+    snprintf(args, sizeof args, "%s --out %s --reps 40 --horizon 3 --quiet", HACKNEY, out);
+    cr_assert(eq(int, run(args), 0));
+    cr_assert(has_file(out, "shortfall.csv") && has_file(out, "capacity_SS.png") &&
+              has_file(out, "briefing.pdf"));
+    snprintf(args, sizeof args, "%s --out %s --reps 20 --quiet --no-charts", FIXTURE, out);
+    cr_assert(eq(int, run(args), 0));
+    cr_expect(has_file(out, "demand.csv") && has_file(out, "run.txt"));
+    for (const char *const *f = (const char *const[]){ "shortfall.csv", "provision.csv",
+                                                       "cost.csv", "waves.csv", "briefing.pdf",
+                                                       "fan_total.png", "capacity_SS.svg",
+                                                       NULL }; *f; f++)
+        cr_expect(eq(int, has_file(out, *f), 0), "%s of the earlier run is still there", *f);
+    cr_expect(eq(int, has_stage(out), 0));
+    free(dir);
+}
+
+/* A run that fails while writing (here PLplot refuses a path with '%', after the CSVs were
+ * written) leaves the earlier run's files as they were and no staging directory. */
+Test(run, a_run_that_fails_while_writing_leaves_the_earlier_set_untouched)
+{
+    char *dir = fresh_dir();
+    char args[1024], out[512], path[600];
+    char *before, *after;
+
+    snprintf(out, sizeof out, "%s/a%%b", dir);
+    snprintf(args, sizeof args, "%s --out %s --reps 20 --quiet --no-charts", FIXTURE, out);
+    cr_assert(eq(int, run(args), 0));
+    snprintf(path, sizeof path, "%s/demand.csv", out);
+    before = th_slurp(path, NULL);
+    snprintf(args, sizeof args, "%s --out %s --reps 30 --quiet", FIXTURE, out);
+    cr_expect(eq(int, run(args), 74));
+    after = th_slurp(path, NULL);
+    cr_assert(before != NULL && after != NULL);
+    cr_expect(eq(str, before, after));
+    cr_expect(eq(int, has_stage(out), 0));
+    free(before);
+    free(after);
+    free(dir);
+}
+
+/* A directory that cannot be written is found before the simulation, not after it. */
+Test(run, an_unwritable_output_directory_fails_before_simulating)
+{
+    char *dir = fresh_dir();
+    th_result r;
+    char file[512], out[600];
+
+    snprintf(file, sizeof file, "%s/file", dir);
+    fclose(fopen(file, "w"));
+    snprintf(out, sizeof out, "%s/sub", file);               /* below a plain file */
+    th_run((const char *[]){ "run", FIXTURE, "--out", out, "--reps", "20", NULL }, &r);
+    cr_expect(eq(int, r.code, 74), "%s", r.err);
+    cr_expect(ne(ptr, strstr(r.err, "file"), NULL), "%s", r.err);
+    free(dir);
+}
