@@ -226,6 +226,23 @@ static sim_status load_scenario(const char *ini, scenario **sc)
     return st;
 }
 
+/* `check` also fits the history, as `run` will: a history the fit cannot use (no new plans,
+ * no way to fit cessation) is found here, not after a run has started. */
+static sim_status check_fit(const scenario *sc)
+{
+    fit *f = calloc(1, sizeof *f);
+    sim_error err = { 0 };
+    sim_status st;
+
+    if (f == NULL)
+        return SIM_EINTERNAL;
+    st = fit_scenario(sc, f, &err);
+    if (st != SIM_OK)
+        report_error(&err);
+    free(f);
+    return st;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     scenario *sc = NULL;
@@ -236,6 +253,8 @@ static int cmd_check(int argc, char **argv)
     if (argc != 1)
         return usage_error("check takes exactly one SCENARIO.ini%s", "");
     st = load_scenario(argv[0], &sc);
+    if (st == SIM_OK)
+        st = check_fit(sc);
     if (st == SIM_OK)
         print_summary(sc);
     scenario_free(sc);

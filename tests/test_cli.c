@@ -209,3 +209,39 @@ Test(cli, backtest_writes_by_default_where_run_would, .timeout = 120)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_expect(eq(int, th_system(cmd), 0));
 }
+
+/* `check` fits the history as `run` will: a history with caseloads but no new plans passes
+ * the loader, and check reports what the fit needs instead of exit 0. */
+Test(cli, check_reports_a_history_the_fit_cannot_use)
+{
+    char dir[] = "/tmp/sendsim-cli-XXXXXX", path[256];
+    const char *const files[] = { "scenario.ini", "caseload.csv", "population.csv",
+                                  "preferences.csv", NULL };
+    FILE *fp;
+
+    cr_assert(mkdtemp(dir) != NULL);
+    for (const char *const *f = files; *f; f++) {
+        char from[128], *text;
+        snprintf(from, sizeof from, "tests/data/engine/%s", *f);
+        snprintf(path, sizeof path, "%s/%s", dir, *f);
+        text = th_slurp(from, NULL);
+        cr_assert(text != NULL);
+        fp = fopen(path, "w");
+        cr_assert(fp != NULL);
+        fputs(text, fp);
+        fclose(fp);
+        free(text);
+    }
+    snprintf(path, sizeof path, "%s/history.csv", dir);
+    fp = fopen(path, "w");
+    cr_assert(fp != NULL);
+    fputs("year,age_from,age_to,measure,count\n2024,0,25,caseload,180\n2025,0,25,caseload,200\n",
+          fp);
+    fclose(fp);
+    snprintf(path, sizeof path, "%s/scenario.ini", dir);
+    th_run((const char *[]){ "check", path, NULL }, &res);
+    cr_expect(eq(int, res.code, 65), "%s", res.out);
+    cr_expect(ne(ptr, strstr(res.err, "new_plans"), NULL), "%s", res.err);
+    snprintf(path, sizeof path, "rm -rf '%s'", dir);
+    cr_expect(eq(int, system(path), 0));
+}
