@@ -888,6 +888,26 @@ static int get_wave(load_ctx *c, const table *t, size_t r, const int *col, wave 
     return 1;
 }
 
+/* A row that repeats an earlier row's wave, provision and year would be summed with it
+ * without a word: the mark of a row pasted twice. */
+static void check_wave_repeats(load_ctx *c, const char *file, const size_t *line)
+{
+    const scenario *sc = c->sc;
+
+    for (size_t j = 1; j < sc->n_waves; j++)
+        for (size_t i = 0; i < j; i++) {
+            const wave *a = &sc->waves[i], *b = &sc->waves[j];
+            if (strcmp(a->wave, b->wave) != 0 || a->provision != b->provision ||
+                a->open_year != b->open_year)
+                continue;
+            add_data_err(c, file, line[j], "provision_id", "wave '%s' opens provision '%s' in "
+                         "%d again (line %zu has it; expected one row per wave, provision and "
+                         "year: put the places in one row)", b->wave,
+                         sc->provisions[b->provision].id, b->open_year, line[i]);
+            break;
+        }
+}
+
 /* No wave may take a provision below 0 places: check each opening in turn. */
 static void check_wave_capacity(load_ctx *c, const char *file, const size_t *line)
 {
@@ -924,6 +944,7 @@ static void load_waves(load_ctx *c)
     for (size_t r = 0; r < table_rows(t); r++)
         if (get_wave(c, t, r, col, &sc->waves[sc->n_waves]))
             line[sc->n_waves++] = table_line(t, r);
+    check_wave_repeats(c, table_name(t), line);
     check_wave_capacity(c, table_name(t), line);
     free(line);
     table_free(t);

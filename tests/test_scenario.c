@@ -485,6 +485,10 @@ ParameterizedTestParameters(scenario, rejects_each_malformed_fixture_with_a_loca
         { "waves_negative_capacity", SIM_EDATA,
           "waves_negative_capacity.csv:5: wave 'wave 2' leaves provision 'SS1' "
           "with -72 places from 2030 (expected places to stay at 0 or more)" },
+        { "waves_repeated_row", SIM_EDATA,
+          "waves_repeated_row.csv:4: wave 'wave 1' opens provision "
+          "'SS1' in 2026 again (line 3 has it; expected one row per wave, provision and "
+          "year: put the places in one row)" },
         { "waves_unknown_provision", SIM_EDATA,
           "waves_unknown_provision.csv:4: column 'provision_id': 'ARP9' is not "
           "in ../valid/provisions.csv (expected the id of a provision; a new one "
