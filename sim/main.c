@@ -330,9 +330,9 @@ static int backtest_parse_option(const char *a, const char *val, backtest_args *
                                "10-1000000)", val);
         b->o.reps = (long)v;
     } else if (strcmp(a, "--seed") == 0) {
-        if (!parse_whole_arg(val, 0, 2147483647UL, &b->o.seed))
+        if (!parse_whole_arg(val, 0, 4294967295UL, &b->o.seed))
             return usage_error("backtest: --seed '%s' (expected a whole number "
-                               "0-2147483647)", val);
+                               "0-4294967295, as for run)", val);
     } else if (strcmp(a, "--threads") == 0) {
         if (!parse_whole_arg(val, 1, 256, &b->threads))
             return usage_error("backtest: --threads '%s' (expected 1-256)", val);
@@ -351,6 +351,18 @@ static unsigned long all_cores(void)
 }
 
 /* Parse backtest's arguments into *b; returns 0, or the usage exit code after reporting. */
+/* 1 for an option backtest takes (each with a value). */
+static int backtest_option(const char *a)
+{
+    static const char *const OPTS[] = { "--origins", "--out", "--horizon", "--reps", "--seed",
+                                        "--threads", NULL };
+
+    for (const char *const *o = OPTS; *o; o++)
+        if (strcmp(a, *o) == 0)
+            return 1;
+    return 0;
+}
+
 static int backtest_parse(int argc, char **argv, backtest_args *b)
 {
     int rc;
@@ -364,6 +376,9 @@ static int backtest_parse(int argc, char **argv, backtest_args *b)
             b->ini = a;
             continue;
         }
+        if (!backtest_option(a))
+            return usage_error("backtest: unknown option '%s' (expected --origins, --horizon, "
+                               "--reps, --seed, --threads or --out)", a);
         if (val == NULL)
             return usage_error("backtest: option '%s' needs a value", a);
         i++;
@@ -974,10 +989,12 @@ int main(int argc, char **argv)
 
     if (argc < 2)
         return usage_error("no command given%s", "");
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(USAGE, stdout);
-        return 0;
-    }
+    /* `sendsim --help`, and `sendsim COMMAND --help` anywhere on its line */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(USAGE, stdout);
+            return 0;
+        }
     if (strcmp(argv[1], "--version") == 0) {
         printf("sendsim %s\n", SENDSIM_VERSION);
         return 0;

@@ -115,7 +115,7 @@ Test(cli, check_of_a_directory_exits_74)
                  "regular file (expected a CSV or INI file)\n"));
 }
 
-struct usage_case { char args[3][32]; int n; char msg[80]; };
+struct usage_case { char args[3][32]; int n; char msg[120]; };
 
 ParameterizedTestParameters(cli, usage_errors_exit_64_with_the_usage)
 {
@@ -126,6 +126,10 @@ ParameterizedTestParameters(cli, usage_errors_exit_64_with_the_usage)
         { { "check" }, 1, "sendsim: check takes exactly one SCENARIO.ini\n" },
         { { "check", "--strict" }, 2, "sendsim: check: unknown option '--strict'\n" },
         { { "check", "a.ini", "b.ini" }, 3, "sendsim: check takes exactly one SCENARIO.ini\n" },
+        { { "backtest", "a.ini", "--quiet" }, 3, "sendsim: backtest: unknown option '--quiet' "
+                                                  "(expected --origins, --horizon" },
+        { { "backtest", "a.ini", "--reps" }, 3, "sendsim: backtest: option '--reps' needs a "
+                                                 "value\n" },
     };
     return cr_make_param_array(struct usage_case, cases, sizeof cases / sizeof cases[0]);
 }
@@ -153,6 +157,19 @@ Test(cli, help_prints_the_usage_on_stdout_and_exits_0)
     cr_expect(strstr(res.out, "sendsim check SCENARIO.ini\n") != NULL);
     cr_expect(strstr(res.out, "sendsim --help | --version\n") != NULL);
     cr_expect(eq(str, res.err, ""));
+}
+
+Test(cli, every_command_prints_the_usage_for_help)
+{
+    for (const char *const *c = (const char *const[]){ "run", "check", "backtest", "compare",
+                                                       "import", NULL }; *c; c++) {
+        th_run((const char *[]){ *c, "--help", NULL }, &res);
+        cr_expect(eq(int, res.code, 0), "%s --help: %s", *c, res.err);
+        cr_expect(eq(int, strncmp(res.out, "usage: sendsim run SCENARIO.ini", 31), 0), "%s",
+                  *c);
+    }
+    th_run((const char *[]){ "run", "tests/data/engine/scenario.ini", "-h", NULL }, &res);
+    cr_expect(eq(int, res.code, 0));
 }
 
 Test(cli, version_prints_the_version_and_exits_0)
