@@ -675,6 +675,23 @@ static int get_hist_row(load_ctx *c, const table *t, size_t r, const int *col, h
     return 1;
 }
 
+/* The base year must follow the history's caseloads: a base_year set later than the data
+ * relabels the January caseload as a later year and leaves the years between unknown. */
+static void check_history_reaches_base(load_ctx *c, const char *file)
+{
+    const scenario *sc = c->sc;
+    int last = -1;
+
+    for (size_t i = 0; i < sc->n_history; i++)
+        if (sc->history[i].measure == MEASURE_CASELOAD && sc->history[i].year > last)
+            last = sc->history[i].year;
+    if (c->base_year_ok && last >= 0 && last < sc->base_year - 1)
+        add_data_err(c, file, 0, "caseload", "the latest caseload is January %d, but base_year "
+                     "is %d (expected the base year to be the January after the history's "
+                     "last, or that January itself: caseload.csv is the base-year census)",
+                     last, sc->base_year);
+}
+
 static void load_history(load_ctx *c)
 {
     static const char *const COLS[] = { "year", "age_from", "age_to", "measure", "count" };
@@ -705,6 +722,7 @@ static void load_history(load_ctx *c)
         }
         line[sc->n_history++] = table_line(t, r);
     }
+    check_history_reaches_base(c, table_name(t));
     free(line);
     table_free(t);
 }

@@ -346,6 +346,10 @@ ParameterizedTestParameters(scenario, rejects_each_malformed_fixture_with_a_loca
         { "history_after_base_year", SIM_EDATA,
           "history_after_base_year.csv:12: column 'year': 2026 is out of range "
           "(expected 2000 to 2025)" },
+        { "history_base_gap", SIM_EDATA,
+          "../valid/history.csv: the latest caseload is January 2025, but base_year is 2030 "
+          "(expected the base year to be the January after the history's last, or that "
+          "January itself: caseload.csv is the base-year census)" },
         { "history_age_order", SIM_EDATA,
           "history_age_order.csv:5: column 'age_to': 16 is below age_from 19 "
           "(expected age_from <= age_to)" },
