@@ -191,6 +191,59 @@ static void print_waves(const scenario *sc)
     }
 }
 
+/* The settings whose places make most of a high-needs budget: MS, RP, SS, IS, AP and SPI. */
+static int headline_setting(sim_setting s)
+{
+    return s == SET_MS || s == SET_RP || s == SET_SS || s == SET_IS || s == SET_AP
+           || s == SET_SPI;
+}
+
+/* The settings (only the headline ones when `headline`) and phases that hold base-year plans
+ * but have no unit cost, as "IS (SEC, P16);
+ * ..." in buf (empty when every one has a cost). Their spend counts as 0, so the briefing's
+ * spend would be short of them without a word. */
+static void missing_costs(const scenario *sc, int headline, char *buf, size_t n)
+{
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (int s = 0; s < SIM_N_SETTINGS; s++) {
+        int first = 1;
+        if (headline && !headline_setting((sim_setting)s))
+            continue;
+        for (int p = 0; p < SIM_N_PHASES; p++) {
+            double plans = 0.0;
+            for (int a = 0; a < SIM_N_AGES; a++)
+                for (int k = 0; k < SIM_N_NEEDS && phase_of_age(a) == (sim_phase)p; k++)
+                    plans += sc->caseload[a][k][s];
+            if (plans <= 0.0 || sc->cost[s][p] >= 0.0 || used + 32 >= n)
+                continue;
+            used += (size_t)snprintf(buf + used, n - used, "%s%s%s", first ? (used ? "); " : "")
+                                     : ", ", first ? setting_code((sim_setting)s) : "",
+                                     first ? " (" : "");
+            used += (size_t)snprintf(buf + used, n - used, "%s", phase_code((sim_phase)p));
+            first = 0;
+        }
+    }
+    if (used && used + 2 < n)
+        snprintf(buf + used, n - used, ")");
+}
+
+/* A line on `out` when a scenario with allocation leaves settings that hold plans without a
+ * unit cost (`check` lists every one; `run` warns of the headline settings only, as a
+ * scenario may leave FE or NEET unpriced on purpose). */
+static void warn_missing_costs(const scenario *sc, int headline, FILE *out, const char *prefix)
+{
+    char gaps[512];
+
+    if (sc->n_provisions == 0)
+        return;
+    missing_costs(sc, headline, gaps, sizeof gaps);
+    if (gaps[0])
+        fprintf(out, "%sno unit cost for %s: their spend counts as 0 in cost.csv and the "
+                "briefing (add them to costs.csv)\n", prefix, gaps);
+}
+
 static void print_summary(const scenario *sc)
 {
     printf("Scenario: %s (LA %s)\n", sc->name, sc->la_code);
@@ -206,6 +259,7 @@ static void print_summary(const scenario *sc)
     print_places(sc);
     print_waves(sc);
     printf("Preferences: %s\n", sc->has_preferences ? "from preferences.csv" : "base-year mix");
+    warn_missing_costs(sc, 0, stdout, "Costs: ");
     printf("Files:\n");
     for (size_t i = 0; i < sc->n_files; i++)
         printf("  %-11s %08lx %s\n", sc->files[i].role, sc->files[i].crc32, sc->files[i].path);
@@ -622,6 +676,8 @@ static sim_status run_simulate(const run_args *a, const scenario *sc, run_state 
     engine_placer pl;
     sim_status st = fit_scenario(sc, rs->f, err);
 
+    if (st == SIM_OK && !a->quiet && !a->no_alloc)
+        warn_missing_costs(sc, 1, stderr, "sendsim: warning: ");
     if (st == SIM_OK && rs->f->growth_prior && !a->quiet)
         fprintf(stderr, "sendsim: warning: %s publishes new plans only for %d-%d, too few "
                 "years for a growth trend: growth 0 with se 0.10 and an assumed yearly shock "

@@ -262,3 +262,48 @@ Test(cli, check_reports_a_history_the_fit_cannot_use)
     snprintf(path, sizeof path, "rm -rf '%s'", dir);
     cr_expect(eq(int, system(path), 0));
 }
+
+/* A priced scenario that leaves a headline setting without a unit cost is told so: check
+ * lists every unpriced setting, run warns of the headline ones (their spend would count 0). */
+Test(cli, an_unpriced_setting_is_named_by_check_and_run)
+{
+    char dir[] = "/tmp/sendsim-cli-XXXXXX", path[256], out[300];
+    const char *const files[] = { "scenario.ini", "caseload.csv", "history.csv",
+                                  "population.csv", "provisions.csv", "waves.csv", NULL };
+    FILE *fp;
+
+    cr_assert(mkdtemp(dir) != NULL);
+    for (const char *const *f = files; *f; f++) {
+        char from[128], *text;
+        snprintf(from, sizeof from, "scenarios/hackney/%s", *f);
+        snprintf(path, sizeof path, "%s/%s", dir, *f);
+        text = th_slurp(from, NULL);
+        cr_assert(text != NULL);
+        fp = fopen(path, "w");
+        cr_assert(fp != NULL);
+        fputs(text, fp);
+        fclose(fp);
+        free(text);
+    }
+    snprintf(path, sizeof path, "%s/costs.csv", dir);
+    fp = fopen(path, "w");
+    cr_assert(fp != NULL);
+    fputs("setting,phase,annual_cost\nSS,*,27313\nRP,*,14662\nMS,*,8662\nAP,*,10000\n"
+          "SPI,*,64000\n", fp);                   /* no IS */
+    fclose(fp);
+    snprintf(path, sizeof path, "%s/scenario.ini", dir);
+    th_run((const char *[]){ "check", path, NULL }, &res);
+    cr_expect(eq(int, res.code, 0), "%s", res.err);
+    cr_expect(ne(ptr, strstr(res.out, "Costs: no unit cost for IS (EY, PRI, SEC, P16, P19); FE"),
+                 NULL), "%s", res.out);
+    snprintf(out, sizeof out, "%s/out", dir);
+    th_run((const char *[]){ "run", path, "--reps", "20", "--horizon", "1", "--no-charts",
+                             "--no-waves", "--out", out, NULL }, &res);
+    cr_expect(eq(int, res.code, 0), "%s", res.err);
+    cr_expect(ne(ptr, strstr(res.err, "warning: no unit cost for IS (EY, PRI, SEC, P16, P19): "
+                             "their spend counts as 0"), NULL), "%s", res.err);
+    cr_expect(eq(ptr, strstr(res.err, "FE"), NULL), "run names headline settings only: %s",
+              res.err);
+    snprintf(path, sizeof path, "rm -rf '%s'", dir);
+    cr_expect(eq(int, system(path), 0));
+}
