@@ -879,6 +879,10 @@ static sim_status compare_side(const char *ini, const run_args *a, const scenari
         st = sim_error_set(err, SIM_EDATA, ini, 0, "base_year", "base year %d differs from the "
                            "first scenario's %d (expected the same base year, so years "
                            "line up)", (*sc)->base_year, first->base_year);
+    if (st == SIM_OK && (*sc)->n_provisions == 0)
+        st = sim_error_set(err, SIM_EDATA, ini, 0, "provisions", "has no provisions (compare "
+                           "sets two scenarios' shortfall, out-of-borough places and spend "
+                           "side by side, so both need [data] provisions)");
     if (st == SIM_OK)
         st = fit_scenario(*sc, f, err);
     if (st == SIM_OK) {
@@ -909,6 +913,10 @@ static int compare_parse(int argc, char **argv, run_args *a, const char **ini_b)
     for (int i = 0; i < argc; i++) {
         int takes_value = strcmp(argv[i], "--out") == 0 || strcmp(argv[i], "--reps") == 0
                           || strcmp(argv[i], "--seed") == 0 || strcmp(argv[i], "--threads") == 0;
+        if (argv[i][0] == '-' && !takes_value && strcmp(argv[i], "--no-charts") != 0
+            && strcmp(argv[i], "--quiet") != 0)
+            return usage_error("compare: unknown option '%s' (expected --out, --reps, --seed, "
+                               "--threads, --no-charts or --quiet)", argv[i]);
         if (argv[i][0] != '-' && n_pos++ == 1) {
             *ini_b = argv[i];
             continue;
@@ -920,11 +928,7 @@ static int compare_parse(int argc, char **argv, run_args *a, const char **ini_b)
     if (n_pos != 2)
         return usage_error("compare needs two scenarios, A.ini B.ini (got %s)",
                            n_pos < 2 ? "fewer" : "more");
-    if ((rc = run_parse(n_rest, rest, a)) != 0)
-        return rc;
-    if (a->has_horizon)
-        return usage_error("compare: unknown option '%s'", "--horizon");
-    return 0;
+    return (rc = run_parse(n_rest, rest, a)) != 0 ? rc : 0;
 }
 
 /* The compare chart from the compare.csv just written; any failure is an I/O error. */

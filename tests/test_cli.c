@@ -130,6 +130,8 @@ ParameterizedTestParameters(cli, usage_errors_exit_64_with_the_usage)
                                                   "(expected --origins, --horizon" },
         { { "backtest", "a.ini", "--reps" }, 3, "sendsim: backtest: option '--reps' needs a "
                                                  "value\n" },
+        { { "compare", "a.ini", "--horizon" }, 3, "sendsim: compare: unknown option "
+                                                   "'--horizon' (expected --out" },
     };
     return cr_make_param_array(struct usage_case, cases, sizeof cases / sizeof cases[0]);
 }
@@ -306,4 +308,15 @@ Test(cli, an_unpriced_setting_is_named_by_check_and_run)
               res.err);
     snprintf(path, sizeof path, "rm -rf '%s'", dir);
     cr_expect(eq(int, system(path), 0));
+}
+
+Test(cli, compare_names_the_scenario_without_provisions)
+{
+    th_run((const char *[]){ "compare", "scenarios/hackney/scenario.ini",
+                             "scenarios/england/scenario.ini", "--reps", "20", "--quiet",
+                             "--no-charts", "--out", "/tmp/sendsim-cli-never", NULL }, &res);
+    cr_expect(eq(int, res.code, 65));
+    cr_expect(ne(ptr, strstr(res.err, "scenarios/england/scenario.ini: has no provisions"),
+                 NULL), "%s", res.err);
+    cr_expect(ne(int, access("/tmp/sendsim-cli-never", F_OK), 0));
 }
