@@ -229,34 +229,44 @@ Test(cli, backtest_writes_by_default_where_run_would, .timeout = 120)
     cr_expect(eq(int, th_system(cmd), 0));
 }
 
+/* Write `text` to dir/name. */
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    char path[300];
+    FILE *fp;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    fp = fopen(path, "w");
+    cr_assert(fp != NULL, "cannot write %s", path);
+    fputs(text, fp);
+    cr_assert(fclose(fp) == 0);
+}
+
+/* A new temporary directory (in dir, from a "...XXXXXX" template) holding copies of files[]
+ * (NULL-terminated) of scenario directory `from`, for a test to change one of them. */
+static void copy_scenario(char *dir, const char *from, const char *const *files)
+{
+    cr_assert(mkdtemp(dir) != NULL);
+    for (const char *const *f = files; *f; f++) {
+        char src[256], *text;
+        snprintf(src, sizeof src, "%s/%s", from, *f);
+        text = th_slurp(src, NULL);
+        cr_assert(text != NULL, "cannot read %s", src);
+        put_file(dir, *f, text);
+        free(text);
+    }
+}
+
 /* `check` fits the history as `run` will: a history with caseloads but no new plans passes
  * the loader, and check reports what the fit needs instead of exit 0. */
 Test(cli, check_reports_a_history_the_fit_cannot_use)
 {
     char dir[] = "/tmp/sendsim-cli-XXXXXX", path[256];
-    const char *const files[] = { "scenario.ini", "caseload.csv", "population.csv",
-                                  "preferences.csv", NULL };
-    FILE *fp;
 
-    cr_assert(mkdtemp(dir) != NULL);
-    for (const char *const *f = files; *f; f++) {
-        char from[128], *text;
-        snprintf(from, sizeof from, "tests/data/engine/%s", *f);
-        snprintf(path, sizeof path, "%s/%s", dir, *f);
-        text = th_slurp(from, NULL);
-        cr_assert(text != NULL);
-        fp = fopen(path, "w");
-        cr_assert(fp != NULL);
-        fputs(text, fp);
-        fclose(fp);
-        free(text);
-    }
-    snprintf(path, sizeof path, "%s/history.csv", dir);
-    fp = fopen(path, "w");
-    cr_assert(fp != NULL);
-    fputs("year,age_from,age_to,measure,count\n2024,0,25,caseload,180\n2025,0,25,caseload,200\n",
-          fp);
-    fclose(fp);
+    copy_scenario(dir, "tests/data/engine", (const char *const[]){ "scenario.ini",
+                  "caseload.csv", "population.csv", "preferences.csv", NULL });
+    put_file(dir, "history.csv", "year,age_from,age_to,measure,count\n2024,0,25,caseload,180\n"
+                                 "2025,0,25,caseload,200\n");
     snprintf(path, sizeof path, "%s/scenario.ini", dir);
     th_run((const char *[]){ "check", path, NULL }, &res);
     cr_expect(eq(int, res.code, 65), "%s", res.out);
@@ -270,29 +280,12 @@ Test(cli, check_reports_a_history_the_fit_cannot_use)
 Test(cli, an_unpriced_setting_is_named_by_check_and_run)
 {
     char dir[] = "/tmp/sendsim-cli-XXXXXX", path[256], out[300];
-    const char *const files[] = { "scenario.ini", "caseload.csv", "history.csv",
-                                  "population.csv", "provisions.csv", "waves.csv", NULL };
-    FILE *fp;
 
-    cr_assert(mkdtemp(dir) != NULL);
-    for (const char *const *f = files; *f; f++) {
-        char from[128], *text;
-        snprintf(from, sizeof from, "scenarios/hackney/%s", *f);
-        snprintf(path, sizeof path, "%s/%s", dir, *f);
-        text = th_slurp(from, NULL);
-        cr_assert(text != NULL);
-        fp = fopen(path, "w");
-        cr_assert(fp != NULL);
-        fputs(text, fp);
-        fclose(fp);
-        free(text);
-    }
-    snprintf(path, sizeof path, "%s/costs.csv", dir);
-    fp = fopen(path, "w");
-    cr_assert(fp != NULL);
-    fputs("setting,phase,annual_cost\nSS,*,27313\nRP,*,14662\nMS,*,8662\nAP,*,10000\n"
-          "SPI,*,64000\n", fp);                   /* no IS */
-    fclose(fp);
+    copy_scenario(dir, "scenarios/hackney", (const char *const[]){ "scenario.ini",
+                  "caseload.csv", "history.csv", "population.csv", "provisions.csv",
+                  "waves.csv", NULL });
+    put_file(dir, "costs.csv", "setting,phase,annual_cost\nSS,*,27313\nRP,*,14662\n"
+                               "MS,*,8662\nAP,*,10000\nSPI,*,64000\n");     /* no IS */
     snprintf(path, sizeof path, "%s/scenario.ini", dir);
     th_run((const char *[]){ "check", path, NULL }, &res);
     cr_expect(eq(int, res.code, 0), "%s", res.err);
