@@ -34,8 +34,10 @@ sim_status outdir_write(const char *dir, const outdir_file *files, size_t n, sim
 /* A run's outputs are written into a staging directory and published together, so that
  * `dir` always holds one run's files: a failed run leaves the last good set untouched, and
  * a run never mixes its files with an earlier run's (whose charts would read the other's
- * CSVs). Make `dir` (with its parents) and, inside it, a new directory .sendsim-XXXXXX (on
+ * CSVs). Make `dir` (with its parents) and, inside it, a new directory .sendsim-PID-XXXXXX (on
  * the same filesystem, so renames out of it are atomic); its path goes to stage[0..n).
+ * Staging directories of processes that no longer run (a run killed part-way) are removed
+ * first.
  * Returns SIM_OK, or SIM_EIO with `err` naming the directory. */
 sim_status outdir_stage(const char *dir, char *stage, size_t n, sim_error *err);
 

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,13 +100,39 @@ sim_status outdir_write(const char *dir, const outdir_file *files, size_t n, sim
     return st;
 }
 
+/* Remove the staging directories in `dir` (.sendsim-PID-*) whose process no longer runs: what
+ * a run killed part-way left behind. One whose PID is alive (another run, or a reused PID)
+ * is kept. */
+static void sweep_stages(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char path[1100], *end;
+        long pid;
+        if (strncmp(e->d_name, ".sendsim-", 9) != 0)
+            continue;
+        pid = strtol(e->d_name + 9, &end, 10);
+        if (end == e->d_name + 9 || *end != '-' || pid <= 0 ||
+            !(kill((pid_t)pid, 0) != 0 && errno == ESRCH))
+            continue;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < sizeof path)
+            outdir_discard(path);
+    }
+    closedir(d);
+}
+
 sim_status outdir_stage(const char *dir, char *stage, size_t n, sim_error *err)
 {
     sim_status st = outdir_make(dir, err);
 
     if (st != SIM_OK)
         return st;
-    if ((size_t)snprintf(stage, n, "%s/.sendsim-XXXXXX", dir) >= n) {
+    sweep_stages(dir);
+    if ((size_t)snprintf(stage, n, "%s/.sendsim-%ld-XXXXXX", dir, (long)getpid()) >= n) {
         stage[0] = '\0';
         return sim_error_set(err, SIM_EIO, dir, 0, NULL, "output path is too long");
     }

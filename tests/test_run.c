@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_helpers.h"
@@ -233,5 +235,29 @@ Test(run, an_unwritable_output_directory_fails_before_simulating)
     th_run((const char *[]){ "run", FIXTURE, "--out", out, "--reps", "20", NULL }, &r);
     cr_expect(eq(int, r.code, 74), "%s", r.err);
     cr_expect(ne(ptr, strstr(r.err, "file"), NULL), "%s", r.err);
+    free(dir);
+}
+
+/* A run killed part-way leaves its staging directory; the next run into that directory removes
+ * it, but never one whose process still runs (here the test's own). */
+Test(run, a_killed_runs_staging_directory_is_removed_by_the_next_run)
+{
+    char *dir = fresh_dir();
+    char dead[600], alive[600], file[700], args[1024];
+    pid_t child = fork();
+
+    cr_assert(child >= 0);
+    if (child == 0)
+        _exit(0);
+    cr_assert(waitpid(child, NULL, 0) == child);         /* a PID that no longer runs */
+    snprintf(dead, sizeof dead, "%s/.sendsim-%ld-abcdef", dir, (long)child);
+    snprintf(alive, sizeof alive, "%s/.sendsim-%ld-ghijkl", dir, (long)getpid());
+    cr_assert(mkdir(dead, 0777) == 0 && mkdir(alive, 0777) == 0);
+    snprintf(file, sizeof file, "%s/demand.csv", dead);
+    fclose(fopen(file, "w"));
+    snprintf(args, sizeof args, "%s --out %s --reps 20 --quiet --no-charts", FIXTURE, dir);
+    cr_assert(eq(int, run(args), 0));
+    cr_expect(ne(int, access(dead, F_OK), 0), "%s is still there", dead);
+    cr_expect(eq(int, access(alive, F_OK), 0));
     free(dir);
 }
