@@ -112,4 +112,11 @@ sim_status chart_headlines(const char *outdir, const chart_meta *meta, char *buf
  * chart_compare() call it for each device before drawing. */
 sim_status chart_check_device(const char *device, sim_error *err);
 
+/* A title or line of page text made to fit `room` characters at character size `size`: up
+ * to `room` code points are kept as they are at `size`; longer ones are shrunk, down to 70%
+ * of `size`; longer still, they are cut to what fits at 70% and end in U+2026 (never inside
+ * a UTF-8 character). Writes the text to out[0..n) and returns the size to draw it at. (A long
+ * scenario name ran off the page.) */
+double chart_fit_line(const char *s, size_t room, double size, char *out, size_t n);
+
 #endif /* SENDSIM_CHART_H */

@@ -618,14 +618,57 @@ static void axes(frame *f, int y0, int y1, double lo, double hi, int mode, const
     }
 }
 
+/* Characters (UTF-8 code points) in s. */
+static size_t utf8_len(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+double chart_fit_line(const char *s, size_t room, double size, char *out, size_t n)
+{
+    const size_t len = utf8_len(s);
+    const double smallest = 0.7 * size;
+    size_t keep, at = 0;
+
+    if (n == 0)
+        return size;
+    if (len <= room || (double)len * smallest <= (double)room * size) {
+        snprintf(out, n, "%s", s);
+        return len <= room ? size : size * (double)room / (double)len;
+    }
+    keep = (size_t)((double)room * size / smallest) - 1;   /* code points before the "..." */
+    for (size_t k = 0; s[at] && at + 4 < n; at++)
+        if (((unsigned char)s[at] & 0xC0) != 0x80 && k++ == keep)
+            break;
+    while (at > 0 && ((unsigned char)s[at] & 0xC0) == 0x80)
+        at--;                                              /* never split a character */
+    memcpy(out, s, at);
+    memcpy(out + at, "\xe2\x80\xa6", 4);                  /* U+2026, with its NUL */
+    return smallest;
+}
+
+/* Left-aligned page text fitted to one line of `room` characters (chart_fit_line). */
+static void text_fit(double x, double y, double size, int bold, unsigned rgb, const char *s,
+                     size_t room)
+{
+    char line[512];
+    const double sz = chart_fit_line(s, room, size, line, sizeof line);
+
+    text(x, y, 0.0, sz, bold, rgb, line);
+}
+
 /* Title, subtitle and the source line: the frame of every chart page. */
 static void chart_titles(const pack *p, const char *title, const char *subtitle)
 {
     page_coords();
-    text(0.02, 0.95, 0.0, 1.25, 1, C_BLACK, title);
+    text_fit(0.02, 0.95, 1.25, 1, C_BLACK, title, 60);
     if (subtitle)
-        text(0.02, 0.905, 0.0, 0.75, 0, C_GREY, subtitle);
-    text(0.02, 0.025, 0.0, 0.62, 0, C_GREY, p->source);
+        text_fit(0.02, 0.905, 0.75, 0, C_GREY, subtitle, 115);
+    text_fit(0.02, 0.025, 0.62, 0, C_GREY, p->source, 140);
 }
 
 static void band(const curve *c, int lo, int hi, unsigned rgb, double alpha, double scale)

@@ -421,3 +421,35 @@ ParameterizedTest(struct bad_csv *c, chart, bad_csv_is_refused_with_line_and_col
     cr_expect(strstr(err.msg, c->key) != NULL, "%s", err.msg);
     cr_expect(eq(int, entries(dir, &hidden), 2), "files written despite the error");
 }
+
+Test(chart, long_titles_shrink_then_end_in_an_ellipsis_without_splitting_a_character)
+{
+    char out[512], want[512];
+    double sz;
+
+    sz = chart_fit_line("Hackney (E09000012): EHC plans", 60, 1.25, out, sizeof out);
+    cr_expect(eq(str, out, "Hackney (E09000012): EHC plans"));
+    cr_expect(eq(dbl, sz, 1.25));
+    /* 75 characters in room for 60: all of them, at 60/75 of the size */
+    memset(want, 'a', 75);
+    want[75] = '\0';
+    sz = chart_fit_line(want, 60, 1.25, out, sizeof out);
+    cr_expect(eq(str, out, want));
+    cr_expect(epsilon_eq(dbl, sz, 1.0, 1e-12));
+    /* 200: cut at 70% of the size to 84 characters, the last of them the ellipsis; each
+     * 'é' is two bytes, and none is split */
+    want[0] = '\0';
+    for (int i = 0; i < 100; i++)
+        strcat(want, "\xc3\xa9" "b");
+    sz = chart_fit_line(want, 60, 1.25, out, sizeof out);
+    cr_expect(epsilon_eq(dbl, sz, 0.875, 1e-12));
+    cr_assert(ge(sz, strlen(out), 3));
+    cr_expect(eq(int, strcmp(out + strlen(out) - 3, "\xe2\x80\xa6"), 0), "%s", out);
+    cr_expect(eq(int, strncmp(out, "\xc3\xa9" "b" "\xc3\xa9", 5), 0), "%s", out);
+    {
+        size_t cps = 0;
+        for (const char *c = out; *c; c++)
+            cps += ((unsigned char)*c & 0xC0) != 0x80;
+        cr_expect(eq(sz, cps, 85), "%zu code points: %s", cps, out);
+    }
+}
