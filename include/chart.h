@@ -89,6 +89,10 @@ typedef struct chart_meta {
  * and leaves no new file in `outdir`. */
 sim_status chart_pack(const char *outdir, const chart_meta *meta, sim_error *err);
 
+/* Every file chart_pack() can write for a run (each chart's .png and .svg, every group's
+ * capacity chart, briefing.pdf; not the backtest chart), into names[0..max): how many. */
+size_t chart_pack_files(char names[][32], size_t max);
+
 /* Draw compare.png and compare.svg into `outdir` from `outdir`/compare.csv: per measure, both
  * scenarios' means (top) and the difference B - A with its 90% band (bottom). `name_a` and
  * `name_b` label the scenarios (NULL: "A", "B"); `meta` gives the source line (may be NULL).

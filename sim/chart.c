@@ -2426,14 +2426,27 @@ static void make_source(pack *p, const chart_meta *m)
              m->version ? m->version : SENDSIM_VERSION, reps, m->seed);
 }
 
+/* The charts of a run's pack that are not one per group (chart_pack_files lists them). */
+static const char *const RUN_CHARTS[] = { "fan_total", "demand_by_need", "shortfall_risk",
+                                          "cost", NULL };
+enum { RC_FAN, RC_NEED, RC_RISK, RC_COST };
+
+static job make_job(const char *name, draw_fn draw, int arg)
+{
+    job j = { "", draw, arg };
+
+    snprintf(j.name, sizeof j.name, "%s", name);
+    return j;
+}
+
 static size_t pack_jobs(const pack *p, job *jobs)
 {
     size_t n = 0;
 
-    jobs[n++] = (job){ "fan_total", draw_fan_total, 0 };
+    jobs[n++] = make_job(RUN_CHARTS[RC_FAN], draw_fan_total, 0);
     for (int i = 0; i < SIM_N_NEEDS; i++)
         if (p->need[i].n) {
-            jobs[n++] = (job){ "demand_by_need", draw_demand_by_need, 0 };
+            jobs[n++] = make_job(RUN_CHARTS[RC_NEED], draw_demand_by_need, 0);
             break;
         }
     for (int g = 0; g < SIM_N_GROUPS; g++) {
@@ -2449,9 +2462,9 @@ static size_t pack_jobs(const pack *p, job *jobs)
     }
     int rg[SIM_N_GROUPS * SIM_N_PHASES], rp[SIM_N_GROUPS * SIM_N_PHASES];
     if (risk_rows(p, rg, rp, SIM_N_GROUPS * SIM_N_PHASES) > 0)
-        jobs[n++] = (job){ "shortfall_risk", draw_shortfall_risk, 0 };
+        jobs[n++] = make_job(RUN_CHARTS[RC_RISK], draw_shortfall_risk, 0);
     if (p->cost_all.n || p->cost_is.n || p->cost_oob.n)
-        jobs[n++] = (job){ "cost", draw_cost, 0 };
+        jobs[n++] = make_job(RUN_CHARTS[RC_COST], draw_cost, 0);
     if (p->n_bt)
         jobs[n++] = (job){ "backtest", draw_backtest, 0 };
     return n;
@@ -2543,6 +2556,23 @@ static void meta_defaults(chart_meta *m, const chart_meta *in, char *date, size_
         memset(m, 0, sizeof *m);
     if (m->date == NULL && gmtime_r(&now, &tmv) != NULL && strftime(date, n, "%Y-%m-%d", &tmv) > 0)
         m->date = date;
+}
+
+size_t chart_pack_files(char names[][32], size_t max)
+{
+    size_t k = 0;
+
+    for (const char *const *c = RUN_CHARTS; *c && k + 2 <= max; c++) {
+        snprintf(names[k++], 32, "%s.png", *c);
+        snprintf(names[k++], 32, "%s.svg", *c);
+    }
+    for (int g = 0; g < SIM_N_GROUPS && k + 2 <= max; g++) {
+        snprintf(names[k++], 32, "capacity_%s.png", group_code((sim_group)g));
+        snprintf(names[k++], 32, "capacity_%s.svg", group_code((sim_group)g));
+    }
+    if (k < max)
+        snprintf(names[k++], 32, "briefing.pdf");
+    return k;
 }
 
 sim_status chart_pack(const char *outdir, const chart_meta *meta, sim_error *err)

@@ -714,27 +714,17 @@ static sim_status run_simulate(const run_args *a, const scenario *sc, run_state 
 }
 
 /* Write the CSVs and run.txt into `dir`, then the charts. */
-/* Every file a run can write, NULL-terminated in names[0..n): what publishing a run's files
- * removes from its directory when this run did not write it (an earlier run's). */
+/* Every file a run can write, NULL-terminated in list[] (at most n names, kept in names[]):
+ * what publishing a run's files removes from its directory when this run did not write it. */
 static void run_output_names(char names[][32], const char **list, size_t n)
 {
-    static const char *const FIXED[] = { "demand.csv", "run.txt", "shortfall.csv",
-                                         "provision.csv", "cost.csv", "waves.csv",
-                                         "briefing.pdf", NULL };
-    static const char *const CHARTS[] = { "fan_total", "demand_by_need", "shortfall_risk",
-                                          "cost", NULL };
+    static const char *const CSVS[] = { "demand.csv", "run.txt", "shortfall.csv",
+                                        "provision.csv", "cost.csv", "waves.csv", NULL };
     size_t k = 0;
 
-    for (const char *const *f = FIXED; *f && k + 1 < n; f++)
+    for (const char *const *f = CSVS; *f && k + 1 < n; f++)
         snprintf(names[k++], 32, "%s", *f);
-    for (const char *const *c = CHARTS; *c && k + 2 < n; c++) {
-        snprintf(names[k++], 32, "%s.png", *c);
-        snprintf(names[k++], 32, "%s.svg", *c);
-    }
-    for (int g = 0; g < SIM_N_GROUPS && k + 2 < n; g++) {
-        snprintf(names[k++], 32, "capacity_%s.png", group_code((sim_group)g));
-        snprintf(names[k++], 32, "capacity_%s.svg", group_code((sim_group)g));
-    }
+    k += chart_pack_files(names + k, n - 1 - k);
     for (size_t i = 0; i < k; i++)
         list[i] = names[i];
     list[k] = NULL;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "chart.h"
+#include "codes.h"
 #include "test_helpers.h"
 
 #define FIXTURES "tests/data/chart"
@@ -452,4 +453,26 @@ Test(chart, long_titles_shrink_then_end_in_an_ellipsis_without_splitting_a_chara
             cps += ((unsigned char)*c & 0xC0) != 0x80;
         cr_expect(eq(sz, cps, 85), "%zu code points: %s", cps, out);
     }
+}
+
+/* chart_pack_files() names every file a run's pack can draw (what publishing a run removes
+ * when the run did not draw it): each chart of the fixture's pack but the backtest's, the
+ * capacity chart of every group, and the briefing. */
+Test(chart, pack_files_name_every_chart_a_run_can_draw)
+{
+    char names[64][32];
+    size_t n = chart_pack_files(names, 64);
+    char want[40];
+
+    cr_expect(eq(sz, n, 2 * 4 + 2 * SIM_N_GROUPS + 1));
+    for (size_t i = 0; i < 6; i++)                  /* CHARTS[6] is the backtest chart */
+        for (const char *const *ext = (const char *const[]){ "png", "svg", NULL }; *ext; ext++) {
+            int found = 0;
+            snprintf(want, sizeof want, "%s.%s", CHARTS[i], *ext);
+            for (size_t k = 0; k < n; k++)
+                found |= strcmp(names[k], want) == 0;
+            cr_expect(eq(int, found, 1), "%s is not listed", want);
+        }
+    cr_expect(eq(str, names[n - 1], "briefing.pdf"));
+    cr_expect(le(sz, chart_pack_files(names, 3), 3));   /* never more than max */
 }
