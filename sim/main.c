@@ -204,25 +204,27 @@ static int headline_setting(sim_setting s)
  * spend would be short of them without a word. */
 static void missing_costs(const scenario *sc, int headline, char *buf, size_t n)
 {
+    double plans[SIM_N_SETTINGS][SIM_N_PHASES] = { { 0.0 } };
     size_t used = 0;
 
+    for (int a = 0; a < SIM_N_AGES; a++)
+        for (int k = 0; k < SIM_N_NEEDS; k++)
+            for (int s = 0; s < SIM_N_SETTINGS; s++)
+                plans[s][phase_of_age(a)] += sc->caseload[a][k][s];
     buf[0] = '\0';
     for (int s = 0; s < SIM_N_SETTINGS; s++) {
-        int first = 1;
+        const char *sep = used ? "); " : "";      /* before this setting's first phase */
         if (headline && !headline_setting((sim_setting)s))
             continue;
-        for (int p = 0; p < SIM_N_PHASES; p++) {
-            double plans = 0.0;
-            for (int a = 0; a < SIM_N_AGES; a++)
-                for (int k = 0; k < SIM_N_NEEDS && phase_of_age(a) == (sim_phase)p; k++)
-                    plans += sc->caseload[a][k][s];
-            if (plans <= 0.0 || sc->cost[s][p] >= 0.0 || used + 32 >= n)
+        for (int p = 0; p < SIM_N_PHASES && used + 32 < n; p++) {
+            if (plans[s][p] <= 0.0 || sc->cost[s][p] >= 0.0)
                 continue;
-            used += (size_t)snprintf(buf + used, n - used, "%s%s%s", first ? (used ? "); " : "")
-                                     : ", ", first ? setting_code((sim_setting)s) : "",
-                                     first ? " (" : "");
-            used += (size_t)snprintf(buf + used, n - used, "%s", phase_code((sim_phase)p));
-            first = 0;
+            if (sep)
+                used += (size_t)snprintf(buf + used, n - used, "%s%s (", sep,
+                                         setting_code((sim_setting)s));
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", sep ? "" : ", ",
+                                     phase_code((sim_phase)p));
+            sep = NULL;
         }
     }
     if (used && used + 2 < n)
