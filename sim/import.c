@@ -1997,38 +1997,9 @@ typedef struct out_args {
     int            write_ini_file;
 } out_args;
 
-static sim_status body_caseload(FILE *fp, const void *arg)
-{
-    const out_args *a = arg;
-    write_caseload(a->s, fp, &a->rep->caseload_rows);
-    return ferror(fp) ? SIM_EIO : SIM_OK;
-}
-
-static sim_status body_history(FILE *fp, const void *arg)
-{
-    const out_args *a = arg;
-    write_history(a->s, fp, &a->rep->history_rows);
-    return ferror(fp) ? SIM_EIO : SIM_OK;
-}
-
-static sim_status body_population(FILE *fp, const void *arg)
-{
-    const out_args *a = arg;
-    write_population(a->s, fp, &a->rep->population_rows);
-    return ferror(fp) ? SIM_EIO : SIM_OK;
-}
-
-static sim_status body_ini(FILE *fp, const void *arg)
-{
-    const out_args *a = arg;
-    write_ini(a->s, fp);
-    return ferror(fp) ? SIM_EIO : SIM_OK;
-}
-
 /* The report, last: it names the files written before it (their rows are counted by then). */
-static sim_status body_report(FILE *fp, const void *arg)
+static void write_report(const out_args *a, FILE *fp)
 {
-    const out_args *a = arg;
     imp *s = a->s;
 
     sb_printf(&s->rep, "Wrote %s: caseload.csv (%zu rows), history.csv (%zu rows)",
@@ -2037,12 +2008,32 @@ static sim_status body_report(FILE *fp, const void *arg)
         sb_printf(&s->rep, ", population.csv (%zu rows)", a->rep->population_rows);
     sb_printf(&s->rep, "%s, import.txt\n", a->write_ini_file ? ", scenario.ini" : "");
     fputs(s->rep.s, fp);
+}
+
+/* One output file of the import: which, and what it needs. */
+enum { OUT_CASELOAD, OUT_HISTORY, OUT_POPULATION, OUT_INI, OUT_REPORT };
+typedef struct out_job { const out_args *a; int kind; } out_job;
+
+static sim_status write_job(FILE *fp, const void *arg)
+{
+    const out_job *j = arg;
+    imp *s = j->a->s;
+    import_report *rep = j->a->rep;
+
+    switch (j->kind) {
+    case OUT_CASELOAD:   write_caseload(s, fp, &rep->caseload_rows); break;
+    case OUT_HISTORY:    write_history(s, fp, &rep->history_rows); break;
+    case OUT_POPULATION: write_population(s, fp, &rep->population_rows); break;
+    case OUT_INI:        write_ini(s, fp); break;
+    default:             write_report(j->a, fp); break;
+    }
     return ferror(fp) ? SIM_EIO : SIM_OK;
 }
 
 static sim_status write_all(imp *s, import_report *rep)
 {
     out_args a = { s, rep, 0 };
+    out_job jobs[5];
     outdir_file f[5];
     size_t n = 0;
     sim_status st;
@@ -2052,13 +2043,15 @@ static sim_status write_all(imp *s, import_report *rep)
     a.write_ini_file = !file_exists(s->opt->out_dir, "scenario.ini");
     if (!a.write_ini_file)
         check_existing_ini(s);
-    f[n++] = (outdir_file){ "caseload.csv", body_caseload, &a };
-    f[n++] = (outdir_file){ "history.csv", body_history, &a };
-    if (s->pop)
-        f[n++] = (outdir_file){ "population.csv", body_population, &a };
-    if (a.write_ini_file)
-        f[n++] = (outdir_file){ "scenario.ini", body_ini, &a };
-    f[n++] = (outdir_file){ "import.txt", body_report, &a };
+    for (int k = OUT_CASELOAD; k <= OUT_REPORT; k++) {
+        static const char *const NAMES[] = { "caseload.csv", "history.csv", "population.csv",
+                                             "scenario.ini", "import.txt" };
+        if ((k == OUT_POPULATION && !s->pop) || (k == OUT_INI && !a.write_ini_file))
+            continue;
+        jobs[n] = (out_job){ &a, k };
+        f[n] = (outdir_file){ NAMES[k], write_job, &jobs[n] };
+        n++;
+    }
     return outdir_write(s->opt->out_dir, f, n, s->err);
 }
 
