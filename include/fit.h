@@ -85,6 +85,11 @@
  * (README, "Backtest"). */
 #define FIT_BAND_EXIT_FACTOR 3.0
 
+/* Years of new-plan totals the growth fit needs for a trend; with fewer, fit_scenario()
+ * assumes growth 0 (growth_prior). The backtest's default origins start where a trend can
+ * be fitted, since it scores the fitted model. */
+#define FIT_TREND_MIN_YEARS 3
+
 typedef struct fit {
     int    base_year;
     int    per_capita;                    /* 1 when growth is per resident child */

@@ -125,4 +125,8 @@ double scenario_population(const scenario *sc, int year, int age);
  * wave for it that opened in September of an earlier year. */
 double scenario_capacity(const scenario *sc, size_t p, int year);
 
+/* The path history.csv was read from (as scenario.ini names it), for errors about it; plain
+ * "history.csv" for a scenario built in memory. Borrowed from sc. */
+const char *scenario_history_path(const scenario *sc);
+
 #endif /* SENDSIM_SCENARIO_H */

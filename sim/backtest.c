@@ -228,21 +228,6 @@ sim_status backtest_truncate(const scenario *full, int origin, int horizon, long
 
 /* ---- origins --------------------------------------------------------------------------- */
 
-/* Years of usable new plans a default origin needs before it: the growth fit's trend needs
- * 3 (with fewer, fit_scenario assumes growth 0 instead), and the backtest scores the fitted
- * model, so the default origins start where a trend can be fitted. */
-enum { BT_TREND_YEARS = 3 };
-
-
-/* The history file as opened, for error messages. */
-static const char *history_path(const scenario *sc)
-{
-    for (size_t i = 0; i < sc->n_files; i++)
-        if (strcmp(sc->files[i].role, "history") == 0)
-            return sc->files[i].path;
-    return "history.csv";
-}
-
 static int year_range(const scenario *sc, int *first, int *last)
 {
     int any = 0;
@@ -299,13 +284,13 @@ static int fit_years(const scenario *sc, int origin)
 }
 
 /* Whether `origin` has the history an origin needs before it: the totals of January
- * origin-4..origin (trend5's window) and BT_TREND_YEARS of new plans for the growth fit. */
+ * origin-4..origin (trend5's window) and FIT_TREND_MIN_YEARS of new plans for the growth fit. */
 static int origin_has_past(const scenario *sc, int origin)
 {
     for (int y = origin - 4; y <= origin; y++)
         if (!total_published(sc, y))
             return 0;
-    return fit_years(sc, origin) >= BT_TREND_YEARS;
+    return fit_years(sc, origin) >= FIT_TREND_MIN_YEARS;
 }
 
 /* How many of the totals of January origin+1, origin+2, ... are published in a row, up to
@@ -392,13 +377,13 @@ static sim_status no_origin_error(const scenario *sc, int horizon, int first, in
     else
         snprintf(tail, sizeof tail, "; no year has that history before it");
     free(flag);
-    return sim_error_set(err, SIM_EDATA, history_path(sc), 0, "caseload",
+    return sim_error_set(err, SIM_EDATA, scenario_history_path(sc), 0, "caseload",
                          "no origin can be backtested %d year%s ahead: an origin O needs "
                          "caseload totals (ages 0-25) for January O-4 to O+%d, and new plans "
                          "covering ages 0-25 in %d of the %d calendar years before it "
                          "(trend_window) for the growth fit; the history has totals for %s and "
                          "such new plans for %s%s", horizon, horizon == 1 ? "" : "s", horizon,
-                         BT_TREND_YEARS, sc->trend_window, totals, flows, tail);
+                         FIT_TREND_MIN_YEARS, sc->trend_window, totals, flows, tail);
 }
 
 sim_status backtest_default_origins(const scenario *full, int horizon, int *from, int *to,
@@ -407,7 +392,7 @@ sim_status backtest_default_origins(const scenario *full, int horizon, int *from
     int first = 0, last = 0, lo = 0, hi = 0;
 
     if (!year_range(full, &first, &last))
-        return sim_error_set(err, SIM_EDATA, history_path(full), 0, "caseload",
+        return sim_error_set(err, SIM_EDATA, scenario_history_path(full), 0, "caseload",
                              "the history has no caseload figures to backtest against");
     for (int o = first; o <= last; o++) {
         if (origin_has_past(full, o) && origin_ahead(full, o, horizon) == horizon) {
@@ -668,7 +653,7 @@ static sim_status check_run(const scenario *full, const backtest_options *o, int
         return sim_error_set(err, SIM_EUSAGE, NULL, 0, "--reps",
                              "--reps %ld is out of range (expected 10-1000000)", o->reps);
     if (!year_range(full, first, last))
-        return sim_error_set(err, SIM_EDATA, history_path(full), 0, "caseload",
+        return sim_error_set(err, SIM_EDATA, scenario_history_path(full), 0, "caseload",
                              "the history has no caseload figures to backtest against");
     if (*from == 0 && *to == 0) {
         sim_status st = h > 0 ? backtest_default_origins(full, h, from, to, err)
@@ -757,7 +742,7 @@ static void notes_write(backtest_result *r, int first, int last)
         note_add(r, "Horizon %d, not the default %d: the history's censuses %d-%d leave no "
                  "origin with five totals and %d years of new plans before it and %d totals "
                  "after it.", r->horizon, BACKTEST_DEFAULT_HORIZON, first, last,
-                 BT_TREND_YEARS, BACKTEST_DEFAULT_HORIZON);
+                 FIT_TREND_MIN_YEARS, BACKTEST_DEFAULT_HORIZON);
     for (size_t i = 0; i < r->n_fits; i++) {
         char why[200];
         if (!r->fits[i].growth_prior)

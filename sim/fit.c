@@ -92,13 +92,6 @@ static void src_add(fit *f, const char *fmt, ...)
     }
 }
 
-static const char *history_path(const scenario *sc)
-{
-    for (size_t i = 0; i < sc->n_files; i++)
-        if (strcmp(sc->files[i].role, "history") == 0)
-            return sc->files[i].path;
-    return "history.csv";
-}
 
 static double sum_range(const double *v, int from, int to)
 {
@@ -503,9 +496,10 @@ static void growth_prior(ctx *c, fit *f, const trend *t)
     f->overdispersion = sc->overdispersion >= 0.0 ? sc->overdispersion : OVERDISPERSION_PRIOR;
     src_add(f, "growth: no trend fitted: history.csv has new_plans totals (ages 0-25, or bands "
             "covering 0-25) for %d calendar year%s in the trend window %d-%d (trend_window "
-            "%d), and a trend needs 3; g = 0 with se %.2f (a wide assumption, not a fit: each "
+            "%d), and a trend needs %d; g = 0 with se %.2f (a wide assumption, not a fit: each "
             "replication draws its own growth, so the bands carry it)", t->n,
-            t->n == 1 ? "" : "s", t->first, t->last, sc->trend_window, GROWTH_PRIOR_SE);
+            t->n == 1 ? "" : "s", t->first, t->last, sc->trend_window, FIT_TREND_MIN_YEARS,
+            GROWTH_PRIOR_SE);
     if (!v_configured(sc, f))
         src_add(f, "overdispersion: v = %.2f assumed, not fitted (too few years; the median "
                 "of 12 LAs' fitted v; set [demand] overdispersion to choose another)",
@@ -540,11 +534,11 @@ static sim_status fit_growth(ctx *c, fit *f, trend *t)
     c->n_bad = t->n_dropped;
     memcpy(c->bad, t->dropped, sizeof c->bad);
     if (t->last < 0)
-        return sim_error_set(c->err, SIM_EDATA, history_path(sc), 0, "new_plans",
+        return sim_error_set(c->err, SIM_EDATA, scenario_history_path(sc), 0, "new_plans",
                              "no new_plans rows at all: joiners are projected from a year of "
                              "published new plans (DfE's newplans.csv), so at least one is "
                              "needed");
-    if (t->n < 3) {
+    if (t->n < FIT_TREND_MIN_YEARS) {
         growth_prior(c, f, t);
         return SIM_OK;
     }
@@ -553,7 +547,7 @@ static sim_status fit_growth(ctx *c, fit *f, trend *t)
     for (int i = 0; i < t->n; i++)
         y[i] = log(per_capita ? t->count[i] / t->pop[i] : t->count[i]);
     if (wls(t->x, y, t->count, t->n, coef, &var_slope, &chisq) != GSL_SUCCESS)
-        return sim_error_set(c->err, SIM_EINTERNAL, history_path(sc), 0, "new_plans",
+        return sim_error_set(c->err, SIM_EINTERNAL, scenario_history_path(sc), 0, "new_plans",
                              "the weighted least-squares growth fit failed");
     /* Weights = counts is the Poisson variance of log N; the residual scatter (quasi-Poisson
      * dispersion) inflates the se when the series is noisier than that, never deflates it. */
@@ -977,7 +971,7 @@ static sim_status fit_cease(ctx *c, fit *f, const pair *p)
                 "new plans %d", kdesc, p->year + 1, p->year);
         return SIM_OK;
     }
-    return sim_error_set(c->err, SIM_EDATA, history_path(c->sc), 0, "ceased",
+    return sim_error_set(c->err, SIM_EDATA, scenario_history_path(c->sc), 0, "ceased",
                          "cessation cannot be fitted: no ceased figures with a caseload for the "
                          "same January, and no two consecutive caseload years with new plans "
                          "between them (expected measure ceased rows, or caseload rows for "

@@ -1150,3 +1150,11 @@ double scenario_capacity(const scenario *sc, size_t p, int year)
             places += sc->waves[i].places;  /* opened in September before this January */
     return places;
 }
+
+const char *scenario_history_path(const scenario *sc)
+{
+    for (size_t i = 0; i < sc->n_files; i++)
+        if (strcmp(sc->files[i].role, "history") == 0)
+            return sc->files[i].path;
+    return "history.csv";
+}
